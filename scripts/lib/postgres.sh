@@ -1,0 +1,37 @@
+# Sourced by the scripts in scripts/: makes sure a PostgreSQL server can be reached or started.
+# - STATUSDATA_TEST_CONNECTION / STATUSDATA_CONNECTION set: an existing server is used, nothing to install.
+# - otherwise the PostgreSQL server binaries (initdb, pg_ctl) are needed for a throwaway server;
+#   as root they are installed with apt, otherwise the exact command is printed.
+
+find_initdb() {
+  if [ -n "${STATUSDATA_PG_BIN:-}" ] && [ -x "${STATUSDATA_PG_BIN}/initdb" ]; then echo "${STATUSDATA_PG_BIN}/initdb"; return 0; fi
+  local candidate
+  for candidate in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -n -r); do
+    if [ -x "$candidate/initdb" ]; then echo "$candidate/initdb"; return 0; fi
+  done
+  command -v initdb 2>/dev/null
+}
+
+ensure_postgres() {
+  local variable="${1:-STATUSDATA_TEST_CONNECTION}"
+  if [ -n "${!variable:-}" ]; then
+    echo "Using the PostgreSQL server from \$$variable."
+    return 0
+  fi
+  if find_initdb >/dev/null; then
+    return 0
+  fi
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "PostgreSQL server binaries not found: installing the 'postgresql' package with apt-get..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    find_initdb >/dev/null && return 0
+    echo "error: installed 'postgresql' but still cannot find initdb." >&2
+    return 1
+  fi
+  echo "error: the PostgreSQL server binaries (initdb, pg_ctl) are needed for a throwaway test server." >&2
+  echo "Install them with:   sudo apt-get install -y postgresql" >&2
+  echo "or point $variable at a server where you may create databases." >&2
+  return 1
+}

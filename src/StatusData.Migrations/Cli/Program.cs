@@ -1,0 +1,271 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Npgsql;
+
+namespace StatusData.Migrations.Cli;
+
+/// <summary>
+/// <c>statusdata-migrate</c>: the command line deployment pipelines run. Results go to stdout, progress
+/// and errors to stderr, and the exit code always tells the truth (see <see cref="ExitCodes"/>).
+/// </summary>
+internal static class Program
+{
+    private static readonly Option<string?> ConnectionOption = new("--connection", "-c")
+    {
+        Description = "Npgsql connection string. Default: the STATUSDATA_CONNECTION environment variable.",
+        Recursive = true,
+    };
+
+    private static readonly Option<int> LockTimeoutOption = new("--lock-timeout")
+    {
+        Description = "Seconds to wait for the migration lock (and table locks) before giving up.",
+        DefaultValueFactory = _ => 60,
+        Recursive = true,
+    };
+
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("Applies, reverts and inspects StatusData schema migrations.");
+        root.Options.Add(ConnectionOption);
+        root.Options.Add(LockTimeoutOption);
+
+        var upTo = new Option<long?>("--to") { Description = "Last version to apply (default: the latest)." };
+        var allowDrift = new Option<bool>("--allow-drift") { Description = "Proceed although an applied migration changed since it was applied." };
+        var up = new Command("up", "Apply pending migrations, up to the latest or to --to.") { upTo, allowDrift };
+        up.SetAction((result, ct) => RunAsync(result, runner => runner.UpAsync(result.GetValue(upTo), ct), result.GetValue(allowDrift), ct));
+
+        var downTo = new Option<long>("--to") { Description = "Version to end at; 0 reverts everything.", Required = true };
+        var down = new Command("down", "Revert applied migrations newer than --to, newest first.") { downTo };
+        down.SetAction((result, ct) => RunAsync(result, runner => runner.DownAsync(result.GetValue(downTo), ct), false, ct));
+
+        var steps = new Option<int>("--steps") { Description = "How many of the latest applied migrations to revert.", DefaultValueFactory = _ => 1 };
+        var rollback = new Command("rollback", "Revert the last --steps applied migrations.") { steps };
+        rollback.SetAction((result, ct) => RunAsync(result, runner => runner.RollbackAsync(result.GetValue(steps), ct), false, ct));
+
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var status = new Command("status", "Show every known migration, applied or pending, with its applied-on time.") { json };
+        status.SetAction((result, ct) => StatusAsync(result, result.GetValue(json), ct));
+
+        var direction = new Argument<string>("direction") { Description = "up or down." };
+        direction.AcceptOnlyFromAmong("up", "down");
+        var scriptFrom = new Option<long?>("--from") { Description = "Version the database is at (0 = empty). Given, no connection is needed; otherwise the database is asked." };
+        var scriptTo = new Option<long?>("--to") { Description = "Version to end at (up: default latest; down: required)." };
+        var script = new Command("script", "Print the SQL of a planned up or down without running it.") { direction, scriptFrom, scriptTo };
+        script.SetAction((result, ct) => ScriptAsync(result, result.GetValue(direction) == "up" ? MigrationDirection.Up : MigrationDirection.Down, result.GetValue(scriptFrom), result.GetValue(scriptTo), ct));
+
+        var baselineVersion = new Argument<long>("version") { Description = "Version to record as applied, e.g. 202602282200 for Alembic revision a1b2c3d4e5f6." };
+        var baseline = new Command("baseline", "Record migrations up to a version as applied without running them, after verifying the schema matches.") { baselineVersion };
+        baseline.SetAction((result, ct) => RunAsync(
+            result,
+            async runner =>
+            {
+                await runner.BaselineAsync(result.GetValue(baselineVersion), ct);
+                return new MigrationResult([], result.GetValue(baselineVersion));
+            },
+            false,
+            ct));
+
+        root.Subcommands.Add(up);
+        root.Subcommands.Add(down);
+        root.Subcommands.Add(rollback);
+        root.Subcommands.Add(status);
+        root.Subcommands.Add(script);
+        root.Subcommands.Add(baseline);
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                await Console.Error.WriteLineAsync("error: " + error.Message);
+            }
+
+            await Console.Error.WriteLineAsync("Run 'statusdata-migrate --help' for usage.");
+            return ExitCodes.Usage;
+        }
+
+        return await parsed.InvokeAsync();
+    }
+
+    private static async Task<int> RunAsync(ParseResult result, Func<MigrationRunner, Task<MigrationResult>> action, bool allowDrift, CancellationToken cancellationToken)
+    {
+        return await WithRunnerAsync(result, allowDrift, async (runner, _) =>
+        {
+            var outcome = await action(runner);
+            foreach (var step in outcome.Steps)
+            {
+                await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{(step.Direction == MigrationDirection.Up ? "applied " : "reverted")} {step.Version}  {step.Description}  ({step.Duration.TotalMilliseconds:0} ms)"));
+            }
+
+            await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{(outcome.Steps.Count == 0 ? "nothing to do; " : string.Empty)}database is at version {outcome.CurrentVersion}"));
+            return ExitCodes.Success;
+        }, cancellationToken);
+    }
+
+    private static async Task<int> StatusAsync(ParseResult result, bool asJson, CancellationToken cancellationToken)
+    {
+        return await WithRunnerAsync(result, false, async (runner, _) =>
+        {
+            var statuses = await runner.GetStatusAsync(cancellationToken);
+            await Console.Out.WriteLineAsync(asJson ? StatusFormat.Json(statuses) : StatusFormat.Table(statuses));
+            return ExitCodes.Success;
+        }, cancellationToken);
+    }
+
+    private static async Task<int> ScriptAsync(ParseResult result, MigrationDirection direction, long? from, long? to, CancellationToken cancellationToken)
+    {
+        if (from is not null)
+        {
+            // Offline: the plan comes from --from alone, so no connection string is needed.
+            try
+            {
+                var runner = new MigrationRunner(NpgsqlDataSource.Create("Host=offline"), Options(result, false));
+                await Console.Out.WriteAsync(runner.Script(direction, from.Value, to));
+                return ExitCodes.Success;
+            }
+            catch (MigrationException e)
+            {
+                return await FailAsync(e.Failure, e.Message, null);
+            }
+        }
+
+        return await WithRunnerAsync(result, false, async (runner, _) =>
+        {
+            await Console.Out.WriteAsync(await runner.ScriptAsync(direction, to, cancellationToken));
+            return ExitCodes.Success;
+        }, cancellationToken);
+    }
+
+    private static async Task<int> WithRunnerAsync(ParseResult result, bool allowDrift, Func<MigrationRunner, string, Task<int>> action, CancellationToken cancellationToken)
+    {
+        var connectionString = result.GetValue(ConnectionOption) ?? Environment.GetEnvironmentVariable("STATUSDATA_CONNECTION");
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            await Console.Error.WriteLineAsync("error: no connection string. Pass --connection \"Host=...;Database=...;Username=...\" or set STATUSDATA_CONNECTION.");
+            return ExitCodes.Usage;
+        }
+
+        NpgsqlDataSourceBuilder builder;
+        try
+        {
+            builder = new NpgsqlDataSourceBuilder(connectionString);
+        }
+        catch (ArgumentException e)
+        {
+            return await FailAsync(MigrationFailure.InvalidRequest, "invalid connection string: " + e.Message, null);
+        }
+
+        var password = builder.ConnectionStringBuilder.Password;
+        builder.ConnectionStringBuilder.ApplicationName ??= "statusdata-migrate";
+        var target = Describe(builder.ConnectionStringBuilder);
+        await using var dataSource = builder.Build();
+        try
+        {
+            var runner = new MigrationRunner(dataSource, Options(result, allowDrift), new StderrLogger(password));
+            await Console.Error.WriteLineAsync("target: " + target);
+            return await action(runner, target);
+        }
+        catch (MigrationException e)
+        {
+            return await FailAsync(e.Failure, e.Message, password);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync("error: cancelled; the migration in flight (if any) was rolled back.");
+            return ExitCodes.Failure;
+        }
+        catch (NpgsqlException e)
+        {
+            return await FailAsync(MigrationFailure.MigrationFailed, $"database error on {target}: {e.Message}", password);
+        }
+    }
+
+    private static MigrationRunnerOptions Options(ParseResult result, bool allowDrift)
+    {
+        var seconds = result.GetValue(LockTimeoutOption);
+        if (seconds <= 0)
+        {
+            throw new MigrationException(MigrationFailure.InvalidRequest, "--lock-timeout must be a positive number of seconds.");
+        }
+
+        return new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift };
+    }
+
+    private static async Task<int> FailAsync(MigrationFailure failure, string message, string? password)
+    {
+        await Console.Error.WriteLineAsync("error: " + Redaction.Redact(message, password));
+        return failure switch
+        {
+            MigrationFailure.InvalidRequest => ExitCodes.Usage,
+            MigrationFailure.Refused => ExitCodes.Refused,
+            MigrationFailure.LockTimeout => ExitCodes.LockTimeout,
+            _ => ExitCodes.Failure,
+        };
+    }
+
+    /// <summary>Where we connect, for people: never the password.</summary>
+    private static string Describe(NpgsqlConnectionStringBuilder connection) =>
+        string.Create(CultureInfo.InvariantCulture, $"{connection.Host}:{connection.Port}/{connection.Database ?? connection.Username} as {connection.Username ?? Environment.UserName}");
+
+    private static class StatusFormat
+    {
+        public static string Table(IReadOnlyList<MigrationStatus> statuses)
+        {
+            var lines = new List<string> { $"{"VERSION",-14}{"STATE",-18}{"APPLIED ON (UTC)",-22}DESCRIPTION" };
+            lines.AddRange(statuses.Select(s => string.Create(CultureInfo.InvariantCulture,
+                $"{s.Version,-14}{StateName(s.State),-18}{s.AppliedOn?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? string.Empty,-22}{s.Description}")));
+            return string.Join(Environment.NewLine, lines);
+        }
+
+        public static string Json(IReadOnlyList<MigrationStatus> statuses)
+        {
+            using var stream = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+            {
+                writer.WriteStartArray();
+                foreach (var s in statuses)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteNumber("version", s.Version);
+                    writer.WriteString("description", s.Description);
+                    writer.WriteString("state", StateName(s.State));
+                    if (s.AppliedOn is { } appliedOn)
+                    {
+                        writer.WriteString("appliedOn", appliedOn);
+                    }
+                    else
+                    {
+                        writer.WriteNull("appliedOn");
+                    }
+
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteEndArray();
+            }
+
+            return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+        }
+
+        private static string StateName(MigrationState state) => state switch
+        {
+            MigrationState.Pending => "pending",
+            MigrationState.Applied => "applied",
+            MigrationState.ChecksumMismatch => "checksum-mismatch",
+            _ => "unknown-to-code",
+        };
+    }
+}
+
+/// <summary>The exit codes of <c>statusdata-migrate</c>; documented in docs/migrations.md.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int Usage = 2;
+    public const int Refused = 3;
+    public const int LockTimeout = 4;
+}

@@ -1,0 +1,98 @@
+namespace StatusData.Migrations;
+
+/// <summary>Which way a migration step goes.</summary>
+public enum MigrationDirection
+{
+    /// <summary>Towards newer versions (<see cref="Migration.Up"/>).</summary>
+    Up,
+
+    /// <summary>Towards older versions (<see cref="Migration.Down"/>).</summary>
+    Down,
+}
+
+/// <summary>Where one migration stands in a database.</summary>
+public enum MigrationState
+{
+    /// <summary>Known to the code, not applied yet.</summary>
+    Pending,
+
+    /// <summary>Applied, and its SQL still matches the checksum recorded when it was applied.</summary>
+    Applied,
+
+    /// <summary>Applied, but the migration's SQL in the code has changed since (drift).</summary>
+    ChecksumMismatch,
+
+    /// <summary>Recorded in the database but unknown to this build: the database is ahead of the code.</summary>
+    UnknownToCode,
+}
+
+/// <summary>One line of <see cref="MigrationRunner.GetStatusAsync"/>.</summary>
+/// <param name="Version">The version, <c>yyyyMMddHHmm</c>.</param>
+/// <param name="Description">The description, from the code (or from the version table for unknown versions).</param>
+/// <param name="State">Pending, applied, drifted, or unknown to the code.</param>
+/// <param name="AppliedOn">When it was applied (UTC), or <see langword="null"/> if pending.</param>
+public sealed record MigrationStatus(long Version, string Description, MigrationState State, DateTime? AppliedOn);
+
+/// <summary>One migration that a run applied or reverted.</summary>
+/// <param name="Version">The version, <c>yyyyMMddHHmm</c>.</param>
+/// <param name="Description">The description.</param>
+/// <param name="Direction">Applied (up) or reverted (down).</param>
+/// <param name="Duration">How long its transaction took, lock wait included.</param>
+public sealed record MigrationStep(long Version, string Description, MigrationDirection Direction, TimeSpan Duration);
+
+/// <summary>What a run did.</summary>
+/// <param name="Steps">The migrations this runner applied or reverted, in order. Empty when there was nothing to do.</param>
+/// <param name="CurrentVersion">The highest applied version after the run; 0 when none is applied.</param>
+public sealed record MigrationResult(IReadOnlyList<MigrationStep> Steps, long CurrentVersion);
+
+/// <summary>Why a migration command failed; the CLI turns each into its own exit code.</summary>
+public enum MigrationFailure
+{
+    /// <summary>A migration's SQL failed; its transaction was rolled back, so nothing of it remains.</summary>
+    MigrationFailed,
+
+    /// <summary>Another runner held the migration lock for longer than the configured lock timeout.</summary>
+    LockTimeout,
+
+    /// <summary>A safety check refused to go on: drift, versions unknown to the code, a schema without a version table, or a schema that does not match a baseline.</summary>
+    Refused,
+
+    /// <summary>The request itself is invalid, e.g. an unknown target version.</summary>
+    InvalidRequest,
+}
+
+/// <summary>A migration command failed. <see cref="Exception.Message"/> says what happened and what to do.</summary>
+public sealed class MigrationException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="failure">The kind of failure.</param>
+    /// <param name="message">What happened and what to do, in words an operator can act on.</param>
+    /// <param name="innerException">The underlying error, if any.</param>
+    public MigrationException(MigrationFailure failure, string message, Exception? innerException = null)
+        : base(message, innerException) => Failure = failure;
+
+    /// <summary>The kind of failure.</summary>
+    public MigrationFailure Failure { get; }
+}
+
+/// <summary>Settings of a <see cref="MigrationRunner"/>.</summary>
+public sealed class MigrationRunnerOptions
+{
+    /// <summary>
+    /// The migrations to run. Defaults to the StatusData migrations in this assembly; tests and
+    /// extensions may pass their own (see <see cref="MigrationRunner.Discover"/>).
+    /// </summary>
+    public IReadOnlyList<Migration>? Migrations { get; set; }
+
+    /// <summary>
+    /// How long to wait for the migration lock, and for any table lock a migration needs, before
+    /// failing with <see cref="MigrationFailure.LockTimeout"/>. Default: 60 seconds.
+    /// </summary>
+    public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Let <c>up</c> proceed although an applied migration's SQL has changed since it was applied.
+    /// Off by default: drift means the database may not be what the code believes it is.
+    /// </summary>
+    public bool AllowChecksumMismatch { get; set; }
+}

@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace StatusData.TestSupport;
+
+/// <summary>
+/// A PostgreSQL cluster that lives for one test run: <c>initdb</c> into a fresh temporary folder,
+/// listening on 127.0.0.1 on a free port and on a private unix-socket folder, with durability
+/// switched off for speed. Disposing it stops the server and deletes the folder; a run that crashed
+/// before doing so is cleaned up by the next one.
+/// </summary>
+public sealed class ThrowawayPostgresServer : IPostgresServer
+{
+    /// <summary>Every throwaway cluster lives in a temp folder whose name starts with this.</summary>
+    public const string FolderPrefix = "statusdata-pg-";
+
+    private const string OwnerFile = "owner.pid";
+
+    private readonly PostgresBinaries _binaries;
+    private bool _disposed;
+
+    private ThrowawayPostgresServer(PostgresBinaries binaries, string rootDirectory, int port)
+    {
+        _binaries = binaries;
+        RootDirectory = rootDirectory;
+        Port = port;
+    }
+
+    /// <summary>The folder holding the cluster, its socket folder and its log.</summary>
+    public string RootDirectory { get; }
+
+    /// <summary>The TCP port on 127.0.0.1.</summary>
+    public int Port { get; }
+
+    /// <summary>The folder of the server's unix socket.</summary>
+    public string SocketDirectory => Path.Combine(RootDirectory, "socket");
+
+    /// <summary>The postmaster's process id.</summary>
+    public int ProcessId { get; private set; }
+
+    /// <inheritdoc />
+    public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=true;Include Error Detail=true";
+
+    /// <summary>The same server, reached through its unix socket.</summary>
+    public string SocketConnectionString => $"Host={SocketDirectory};Port={Port};Username=postgres;Database=postgres";
+
+    /// <inheritdoc />
+    public string Description => $"throwaway PostgreSQL on 127.0.0.1:{Port} in {RootDirectory}";
+
+    private string DataDirectory => Path.Combine(RootDirectory, "data");
+
+    private string LogFile => Path.Combine(RootDirectory, "postgres.log");
+
+    /// <summary>Starts a throwaway server from the local binaries, first cleaning up what crashed runs left behind.</summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The running server.</returns>
+    public static Task<ThrowawayPostgresServer> StartAsync(CancellationToken cancellationToken = default) =>
+        StartAsync(PostgresBinaries.Find() ?? throw new InvalidOperationException("PostgreSQL server binaries (initdb, pg_ctl) not found: sudo apt-get install -y postgresql"), cancellationToken);
+
+    internal static async Task<ThrowawayPostgresServer> StartAsync(PostgresBinaries binaries, CancellationToken cancellationToken)
+    {
+        await CleanUpAbandonedAsync(cancellationToken).ConfigureAwait(false);
+        var root = Path.Combine(Path.GetTempPath(), FolderPrefix + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(root);
+        await File.WriteAllTextAsync(Path.Combine(root, OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+        Directory.CreateDirectory(Path.Combine(root, "socket"));
+        try
+        {
+            if (Environment.IsPrivilegedProcess)
+            {
+                // initdb and postgres refuse to run as root: the cluster belongs to the postgres OS user.
+                await RunAsync("chown", ["-R", "postgres:postgres", root], asPostgres: false, cancellationToken).ConfigureAwait(false);
+            }
+
+            await RunAsync(binaries.InitDb, ["-D", Path.Combine(root, "data"), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"], Environment.IsPrivilegedProcess, cancellationToken).ConfigureAwait(false);
+
+            for (var attempt = 1; ; attempt++)
+            {
+                var server = new ThrowawayPostgresServer(binaries, root, FreePort());
+                try
+                {
+                    await server.StartServerAsync(cancellationToken).ConfigureAwait(false);
+                    return server;
+                }
+                catch (InvalidOperationException) when (attempt < 5)
+                {
+                    // Another process took the port between our probe and the server's bind: try another.
+                }
+            }
+        }
+        catch
+        {
+            TryDelete(root);
+            throw;
+        }
+    }
+
+    /// <summary>Stops the server (immediate shutdown: nothing here needs to survive) and deletes its folder.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        try
+        {
+            await RunAsync(_binaries.PgCtl, ["-D", DataDirectory, "-m", "immediate", "-w", "stop"], Environment.IsPrivilegedProcess, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            KillIfPostgres(ProcessId);
+        }
+
+        TryDelete(RootDirectory);
+    }
+
+    /// <summary>Stops and deletes throwaway clusters whose owning process is gone (a crashed or killed run).</summary>
+    /// <param name="cancellationToken">Cancels the clean-up.</param>
+    /// <returns>How many abandoned clusters were removed.</returns>
+    public static Task<int> CleanUpAbandonedAsync(CancellationToken cancellationToken = default)
+    {
+        var removed = 0;
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ownerFile = Path.Combine(folder, OwnerFile);
+            if (File.Exists(ownerFile)
+                && int.TryParse(File.ReadAllText(ownerFile).Trim(), CultureInfo.InvariantCulture, out var owner)
+                && Processes.IsRunning(owner))
+            {
+                continue;
+            }
+
+            if (!File.Exists(ownerFile) && Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow.AddMinutes(-5))
+            {
+                continue; // being created right now by another run
+            }
+
+            var pidFile = Path.Combine(folder, "data", "postmaster.pid");
+            if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), CultureInfo.InvariantCulture, out var postmaster))
+            {
+                KillIfPostgres(postmaster);
+            }
+
+            TryDelete(folder);
+            removed++;
+        }
+
+        return Task.FromResult(removed);
+    }
+
+    private async Task StartServerAsync(CancellationToken cancellationToken)
+    {
+        var settings = string.Join('\n',
+            "listen_addresses = '127.0.0.1'",
+            $"port = {Port}",
+            $"unix_socket_directories = '{SocketDirectory}'",
+            "fsync = off",
+            "synchronous_commit = off",
+            "full_page_writes = off",
+            "max_connections = 300",
+            "shared_buffers = 128MB",
+            "max_wal_size = 1GB",
+            "log_min_messages = warning",
+            string.Empty);
+        await File.WriteAllTextAsync(Path.Combine(DataDirectory, "postgresql.auto.conf"), settings, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await RunAsync(_binaries.PgCtl, ["-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "start"], Environment.IsPrivilegedProcess, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            var log = File.Exists(LogFile) ? await File.ReadAllTextAsync(LogFile, cancellationToken).ConfigureAwait(false) : "(no log)";
+            throw new InvalidOperationException($"{e.Message}\nServer log:\n{log}", e);
+        }
+
+        var pidFile = Path.Combine(DataDirectory, "postmaster.pid");
+        ProcessId = int.Parse(File.ReadLines(pidFile).First(), CultureInfo.InvariantCulture);
+    }
+
+    private static async Task RunAsync(string program, IReadOnlyList<string> arguments, bool asPostgres, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo
+        {
+            FileName = asPostgres ? "runuser" : program,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (asPostgres)
+        {
+            foreach (var argument in new[] { "-u", "postgres", "--", program })
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
+
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            var hint = asPostgres ? " (run as the 'postgres' OS user, because initdb and postgres refuse root; it is created by 'apt-get install postgresql')" : string.Empty;
+            throw new InvalidOperationException($"'{program} {string.Join(' ', arguments)}' exited with {process.ExitCode}{hint}:\n{await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void KillIfPostgres(int pid)
+    {
+        if (!Processes.IsRunning(pid))
+        {
+            return;
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            if (process.ProcessName.StartsWith("postgres", StringComparison.Ordinal))
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(10_000);
+            }
+        }
+        catch (ArgumentException)
+        {
+            // Already gone.
+        }
+        catch (InvalidOperationException)
+        {
+            // Exited while we looked at it.
+        }
+    }
+
+    private static void TryDelete(string folder)
+    {
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            try
+            {
+                if (Directory.Exists(folder))
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+
+                return;
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(200);
+            }
+        }
+    }
+}
