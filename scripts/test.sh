@@ -13,7 +13,7 @@ rm -rf "$results"
 mkdir -p "$results"
 
 # Throwaway servers of earlier runs that are still here: ours must not be among them afterwards.
-before=$(ls -d "${TMPDIR:-/tmp}"/statusdata-pg-* 2>/dev/null | sort || true)
+before=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'statusdata-pg-*' 2>/dev/null | sort)
 
 status=0
 dotnet test StatusData.sln --logger "trx" --results-directory "$results" "$@" || status=$?
@@ -35,7 +35,7 @@ if [ ${#trx_files[@]} -eq 0 ]; then
   status=1
 fi
 
-after=$(ls -d "${TMPDIR:-/tmp}"/statusdata-pg-* 2>/dev/null | sort || true)
+after=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'statusdata-pg-*' 2>/dev/null | sort)
 leftover=$(comm -13 <(echo "$before") <(echo "$after") | sed '/^$/d' || true)
 if [ -n "$leftover" ]; then
   echo "error: the test run left throwaway PostgreSQL folders behind:" >&2
