@@ -1,0 +1,51 @@
+using Npgsql;
+
+namespace StatusData;
+
+/// <summary>The entry point: the repositories, and transactions that span several operations.</summary>
+public interface IStatusDatabase
+{
+    /// <summary>Users; each call runs on its own pooled connection.</summary>
+    IUserRepository Users { get; }
+
+    /// <summary>Status updates; each call runs on its own pooled connection.</summary>
+    IStatusUpdateRepository StatusUpdates { get; }
+
+    /// <summary>
+    /// Starts a transaction whose repositories all run on one connection inside it, for several
+    /// operations that must commit or roll back together. Dispose it without committing to roll back.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels opening the connection and BEGIN.</param>
+    /// <returns>The transaction.</returns>
+    Task<IStatusDataTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// A transaction of the caller's: repositories bound to it, and its <see cref="Connection"/> and
+/// <see cref="Transaction"/> for the caller's own SQL in the same transaction. Not thread-safe: one
+/// operation at a time.
+/// </summary>
+public interface IStatusDataTransaction : IAsyncDisposable
+{
+    /// <summary>Users, inside this transaction.</summary>
+    IUserRepository Users { get; }
+
+    /// <summary>Status updates, inside this transaction.</summary>
+    IStatusUpdateRepository StatusUpdates { get; }
+
+    /// <summary>The open connection, for the caller's own commands in this transaction.</summary>
+    NpgsqlConnection Connection { get; }
+
+    /// <summary>The transaction, for the caller's own commands.</summary>
+    NpgsqlTransaction Transaction { get; }
+
+    /// <summary>Commits everything done in the transaction.</summary>
+    /// <param name="cancellationToken">Cancels the commit (its outcome is then unknown).</param>
+    /// <returns>A task that completes when committed.</returns>
+    Task CommitAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Rolls everything back. Disposing without committing does the same.</summary>
+    /// <param name="cancellationToken">Cancels the rollback.</param>
+    /// <returns>A task that completes when rolled back.</returns>
+    Task RollbackAsync(CancellationToken cancellationToken = default);
+}

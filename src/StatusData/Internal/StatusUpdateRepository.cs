@@ -1,0 +1,165 @@
+using Dapper;
+using Npgsql;
+
+namespace StatusData.Internal;
+
+/// <summary>
+/// <c>status_updates</c>, in hand-written SQL. Lists seek on <c>(created_at, id)</c> through the
+/// indexes of migration 202611220900, so a deep page costs what the first one costs.
+/// </summary>
+internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRepository
+{
+    public async Task<StatusUpdateWithAuthor> PostAsync(Guid userId, string message, string category, int xpAward, DateOnly? day = null, CancellationToken cancellationToken = default)
+    {
+        Guard.Text(message, session.Options.MaxMessageLength, nameof(message));
+        Guard.Text(category, 20, nameof(category));
+        ArgumentOutOfRangeException.ThrowIfNegative(xpAward);
+
+        // One statement: the UPDATE locks the author's row, so concurrent posts by one user serialize
+        // and each computes its streak from the row as the previous post left it (READ COMMITTED
+        // re-evaluates the SET expressions on the latest row version). The INSERT takes the author
+        // from the UPDATE, so a missing user inserts nothing.
+        const string sql = """
+            WITH author AS (
+                UPDATE users
+                SET xp = xp + @xpAward,
+                    current_streak = CASE
+                        WHEN last_post_date = @day THEN current_streak
+                        WHEN last_post_date = @day - 1 THEN current_streak + 1
+                        ELSE 1
+                    END,
+                    longest_streak = GREATEST(longest_streak, CASE
+                        WHEN last_post_date = @day THEN current_streak
+                        WHEN last_post_date = @day - 1 THEN current_streak + 1
+                        ELSE 1
+                    END),
+                    last_post_date = @day
+                WHERE id = @userId
+                RETURNING id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at
+            ),
+            inserted AS (
+                INSERT INTO status_updates (id, user_id, message, category, created_at)
+                SELECT @id, author.id, @message, @category, @createdAt FROM author
+                RETURNING id, user_id, message, category, created_at
+            )
+            SELECT i.id, i.user_id AS userid, i.message, i.category, i.created_at AS createdat,
+                   a.id, a.username, a.display_name AS displayname, a.email, a.password_hash AS passwordhash, a.avatar_url AS avatarurl,
+                   a.xp, a.current_streak AS currentstreak, a.longest_streak AS longeststreak, a.last_post_date AS lastpostdate, a.created_at AS createdat
+            FROM inserted i CROSS JOIN author a
+            """;
+        var parameters = new
+        {
+            id = Guid.CreateVersion7(session.Time.GetUtcNow()),
+            userId,
+            message,
+            category,
+            xpAward,
+            day = DbValue.Date(day ?? session.UtcToday()),
+            createdAt = DbValue.Timestamp(session.UtcNow()),
+        };
+        try
+        {
+            var rows = await QueryWithAuthorAsync(sql, parameters, cancellationToken).ConfigureAwait(false);
+            return rows.Count == 1 ? rows[0] : throw new UserNotFoundException(userId);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+        {
+            throw new UserNotFoundException(userId, e);
+        }
+    }
+
+    public async Task<StatusUpdateWithAuthor?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        const string sql = """
+            SELECT s.id, s.user_id AS userid, s.message, s.category, s.created_at AS createdat,
+                   u.id, u.username, u.display_name AS displayname, u.email, u.password_hash AS passwordhash, u.avatar_url AS avatarurl,
+                   u.xp, u.current_streak AS currentstreak, u.longest_streak AS longeststreak, u.last_post_date AS lastpostdate, u.created_at AS createdat
+            FROM status_updates s
+            JOIN users u ON u.id = s.user_id
+            WHERE s.id = @id
+            """;
+        var rows = await QueryWithAuthorAsync(sql, new { id }, cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    public async Task<Page<StatusUpdate>> ListByUserAsync(Guid userId, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
+    {
+        Guard.PageSize(limit, nameof(limit));
+        var cursor = after ?? DbValue.End;
+        const string sql = """
+            SELECT id, user_id AS userid, message, category, created_at AS createdat
+            FROM status_updates
+            WHERE user_id = @userId AND (created_at, id) < (@beforeCreatedAt, @beforeId)
+            ORDER BY created_at DESC, id DESC
+            LIMIT @take
+            """;
+        var rows = await QueryAsync(
+            sql,
+            new { userId, beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 },
+            cancellationToken).ConfigureAwait(false);
+        return Paging.ToPage(rows, limit, PageCursor.After);
+    }
+
+    public async Task<Page<StatusUpdateWithAuthor>> GetFeedAsync(int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
+    {
+        Guard.PageSize(limit, nameof(limit));
+        var cursor = after ?? DbValue.End;
+        const string sql = """
+            SELECT s.id, s.user_id AS userid, s.message, s.category, s.created_at AS createdat,
+                   u.id, u.username, u.display_name AS displayname, u.email, u.password_hash AS passwordhash, u.avatar_url AS avatarurl,
+                   u.xp, u.current_streak AS currentstreak, u.longest_streak AS longeststreak, u.last_post_date AS lastpostdate, u.created_at AS createdat
+            FROM status_updates s
+            JOIN users u ON u.id = s.user_id
+            WHERE (s.created_at, s.id) < (@beforeCreatedAt, @beforeId)
+            ORDER BY s.created_at DESC, s.id DESC
+            LIMIT @take
+            """;
+        var rows = await QueryWithAuthorAsync(
+            sql,
+            new { beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 },
+            cancellationToken).ConfigureAwait(false);
+        return Paging.ToPage(rows, limit, row => PageCursor.After(row.StatusUpdate));
+    }
+
+    public async Task<Page<StatusUpdate>> ListByCategoryAsync(string category, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
+    {
+        Guard.Lookup(category, nameof(category));
+        Guard.PageSize(limit, nameof(limit));
+        var cursor = after ?? DbValue.End;
+        const string sql = """
+            SELECT id, user_id AS userid, message, category, created_at AS createdat
+            FROM status_updates
+            WHERE category = @category AND (created_at, id) < (@beforeCreatedAt, @beforeId)
+            ORDER BY created_at DESC, id DESC
+            LIMIT @take
+            """;
+        var rows = await QueryAsync(
+            sql,
+            new { category, beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 },
+            cancellationToken).ConfigureAwait(false);
+        return Paging.ToPage(rows, limit, PageCursor.After);
+    }
+
+    public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        const string sql = "DELETE FROM status_updates WHERE id = @id";
+        var deleted = await session.RunAsync(
+            connection => connection.ExecuteAsync(new CommandDefinition(sql, new { id }, session.Transaction, cancellationToken: cancellationToken)),
+            cancellationToken).ConfigureAwait(false);
+        return deleted == 1;
+    }
+
+    private async Task<List<StatusUpdate>> QueryAsync(string sql, object parameters, CancellationToken cancellationToken) =>
+        (await session.RunAsync(
+            connection => connection.QueryAsync<StatusUpdate>(new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken)),
+            cancellationToken).ConfigureAwait(false)).AsList();
+
+    /// <summary>Joined loading: each row holds a status update, then its author from the second <c>id</c> column on (Dapper multi-mapping).</summary>
+    private async Task<List<StatusUpdateWithAuthor>> QueryWithAuthorAsync(string sql, object parameters, CancellationToken cancellationToken) =>
+        (await session.RunAsync(
+            connection => connection.QueryAsync<StatusUpdate, User, StatusUpdateWithAuthor>(
+                new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken),
+                (statusUpdate, author) => new StatusUpdateWithAuthor(statusUpdate, author),
+                splitOn: "id"),
+            cancellationToken).ConfigureAwait(false)).AsList();
+}

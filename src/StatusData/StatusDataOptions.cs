@@ -1,0 +1,25 @@
+namespace StatusData;
+
+/// <summary>Settings of StatusData.</summary>
+public sealed class StatusDataOptions
+{
+    /// <summary>The largest <see cref="MaxMessageLength"/> that can be configured (1 MiB of code points).</summary>
+    public const int MessageLengthLimit = 1_048_576;
+
+    /// <summary>
+    /// The longest status message accepted, in characters as PostgreSQL counts them (Unicode code
+    /// points). <c>message</c> is a <c>text</c> column with no limit of its own; this cap keeps one
+    /// request from storing megabytes. Default 5,000; at most <see cref="MessageLengthLimit"/>.
+    /// </summary>
+    public int MaxMessageLength { get; set; } = 5_000;
+
+    /// <summary>Throws if a setting is out of range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
+    internal void Validate()
+    {
+        if (MaxMessageLength is < 1 or > MessageLengthLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxMessageLength), MaxMessageLength, $"StatusDataOptions.MaxMessageLength must be between 1 and {MessageLengthLimit}.");
+        }
+    }
+}

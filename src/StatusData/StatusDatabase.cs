@@ -1,0 +1,76 @@
+using Npgsql;
+using StatusData.Internal;
+
+namespace StatusData;
+
+/// <summary>
+/// StatusData over one long-lived <see cref="NpgsqlDataSource"/>. Thread-safe; create one per
+/// database and keep it for the life of the application (or register it with
+/// <see cref="StatusDataServiceCollectionExtensions.AddStatusData(Microsoft.Extensions.DependencyInjection.IServiceCollection, string, Action{StatusDataOptions}?)"/>).
+/// </summary>
+public sealed class StatusDatabase : IStatusDatabase
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly StatusDataOptions _options;
+    private readonly TimeProvider _timeProvider;
+
+    /// <summary>Creates StatusData over a data source the caller owns (and disposes).</summary>
+    /// <param name="dataSource">The database.</param>
+    /// <param name="options">Settings; <see langword="null"/> for the defaults. Copied: later changes have no effect.</param>
+    /// <param name="timeProvider">The clock for ids, <c>created_at</c> and the default posting day; <see langword="null"/> for the system clock.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public StatusDatabase(NpgsqlDataSource dataSource, StatusDataOptions? options = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        _dataSource = dataSource;
+        _options = new StatusDataOptions { MaxMessageLength = (options ?? new StatusDataOptions()).MaxMessageLength };
+        _options.Validate();
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        var session = new Session(dataSource, _options, _timeProvider);
+        Users = new UserRepository(session);
+        StatusUpdates = new StatusUpdateRepository(session);
+    }
+
+    /// <inheritdoc />
+    public IUserRepository Users { get; }
+
+    /// <inheritdoc />
+    public IStatusUpdateRepository StatusUpdates { get; }
+
+    /// <inheritdoc />
+    public async Task<IStatusDataTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            return new StatusDataTransaction(connection, transaction, new Session(connection, transaction, _options, _timeProvider));
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private sealed class StatusDataTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction, Session session) : IStatusDataTransaction
+    {
+        public IUserRepository Users { get; } = new UserRepository(session);
+
+        public IStatusUpdateRepository StatusUpdates { get; } = new StatusUpdateRepository(session);
+
+        public NpgsqlConnection Connection => connection;
+
+        public NpgsqlTransaction Transaction => transaction;
+
+        public Task CommitAsync(CancellationToken cancellationToken = default) => transaction.CommitAsync(cancellationToken);
+
+        public Task RollbackAsync(CancellationToken cancellationToken = default) => transaction.RollbackAsync(cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+namespace StatusData.Tests.Support;
+
+/// <summary>A clock the test sets by hand.</summary>
+internal sealed class ManualClock(DateTimeOffset now) : TimeProvider
+{
+    public DateTimeOffset Now { get; set; } = now;
+
+    public override DateTimeOffset GetUtcNow() => Now;
+
+    public void Advance(TimeSpan by) => Now += by;
+}
