@@ -37,3 +37,25 @@ public sealed class UserNotFoundException : StatusDataException
     /// <summary>The id that was not found.</summary>
     public Guid UserId { get; }
 }
+
+/// <summary>
+/// The database could not complete the call for a reason that may pass: the connection broke (server
+/// restart, backend terminated), the pool had no free connection in time, a statement timeout or a
+/// deadlock. Retrying later may succeed.
+/// </summary>
+public sealed class TransientDatabaseException : StatusDataException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What happened, naming the cause.</param>
+    /// <param name="outcomeUnknown">Whether a write may have been committed although the call failed.</param>
+    /// <param name="innerException">The Npgsql error.</param>
+    public TransientDatabaseException(string message, bool outcomeUnknown, Exception innerException)
+        : base(message, innerException) => OutcomeUnknown = outcomeUnknown;
+
+    /// <summary>
+    /// <see langword="true"/> when this was a write whose commit outcome the client cannot know (the
+    /// connection broke after the statement was sent). Check before retrying: a blind retry could post
+    /// twice. <see langword="false"/> for reads, and for writes that certainly did not happen.
+    /// </summary>
+    public bool OutcomeUnknown { get; }
+}

@@ -52,6 +52,18 @@ public interface IStatusUpdateRepository
     /// <returns>The page.</returns>
     Task<Page<StatusUpdate>> ListByCategoryAsync(string category, int limit, PageCursor? after = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Imports status updates in bulk with binary COPY: all of them or none. For history and migrations
+    /// of data: rows are stored as given (ids and timestamps included) and authors' XP and streaks are
+    /// not touched.
+    /// </summary>
+    /// <param name="statusUpdates">The rows; each is validated like <see cref="PostAsync"/> input, and <see cref="StatusUpdate.CreatedAt"/> must be UTC.</param>
+    /// <param name="cancellationToken">Cancels the import; nothing is then written.</param>
+    /// <returns>How many rows were imported.</returns>
+    /// <exception cref="ArgumentException">A row is invalid; the message says which (by index). Nothing was written.</exception>
+    /// <exception cref="UserNotFoundException">A row's author does not exist. Nothing was written.</exception>
+    Task<long> ImportAsync(IEnumerable<StatusUpdate> statusUpdates, CancellationToken cancellationToken = default);
+
     /// <summary>Deletes a status update. The author's XP and streaks are left as they are.</summary>
     /// <param name="id">The status update.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -13,6 +13,13 @@ public sealed class StatusDataOptions
     /// </summary>
     public int MaxMessageLength { get; set; } = 5_000;
 
+    /// <summary>
+    /// How many times a read (a Get or List method, outside a transaction) is attempted when it fails
+    /// with a <see cref="TransientDatabaseException"/>. Default 1: no retry. Writes are never retried:
+    /// when a connection breaks mid-write, whether it committed is unknown, and retrying could apply it twice.
+    /// </summary>
+    public int ReadAttempts { get; set; } = 1;
+
     /// <summary>Throws if a setting is out of range.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
     internal void Validate()
@@ -20,6 +27,11 @@ public sealed class StatusDataOptions
         if (MaxMessageLength is < 1 or > MessageLengthLimit)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxMessageLength), MaxMessageLength, $"StatusDataOptions.MaxMessageLength must be between 1 and {MessageLengthLimit}.");
+        }
+
+        if (ReadAttempts is < 1 or > 10)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReadAttempts), ReadAttempts, "StatusDataOptions.ReadAttempts must be between 1 and 10.");
         }
     }
 }

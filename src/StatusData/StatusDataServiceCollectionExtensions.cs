@@ -64,6 +64,7 @@ public static class StatusDataServiceCollectionExtensions
             .Validate(
                 o => o.MaxMessageLength is >= 1 and <= StatusDataOptions.MessageLengthLimit,
                 $"StatusDataOptions.MaxMessageLength must be between 1 and {StatusDataOptions.MessageLengthLimit}.")
+            .Validate(o => o.ReadAttempts is >= 1 and <= 10, "StatusDataOptions.ReadAttempts must be between 1 and 10.")
             .ValidateOnStart();
 
         services.TryAddSingleton<IStatusDatabase>(sp => new StatusDatabase(

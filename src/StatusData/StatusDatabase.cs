@@ -23,7 +23,8 @@ public sealed class StatusDatabase : IStatusDatabase
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         _dataSource = dataSource;
-        _options = new StatusDataOptions { MaxMessageLength = (options ?? new StatusDataOptions()).MaxMessageLength };
+        options ??= new StatusDataOptions();
+        _options = new StatusDataOptions { MaxMessageLength = options.MaxMessageLength, ReadAttempts = options.ReadAttempts };
         _options.Validate();
         _timeProvider = timeProvider ?? TimeProvider.System;
         var session = new Session(dataSource, _options, _timeProvider);

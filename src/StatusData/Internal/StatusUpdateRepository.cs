@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace StatusData.Internal;
 
@@ -59,7 +60,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         };
         try
         {
-            var rows = await QueryWithAuthorAsync(sql, parameters, cancellationToken).ConfigureAwait(false);
+            var rows = await QueryWithAuthorAsync(sql, parameters, Access.Write, cancellationToken).ConfigureAwait(false);
             return rows.Count == 1 ? rows[0] : throw new UserNotFoundException(userId);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
@@ -78,7 +79,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             JOIN users u ON u.id = s.user_id
             WHERE s.id = @id
             """;
-        var rows = await QueryWithAuthorAsync(sql, new { id }, cancellationToken).ConfigureAwait(false);
+        var rows = await QueryWithAuthorAsync(sql, new { id }, Access.Read, cancellationToken).ConfigureAwait(false);
         return rows.Count == 0 ? null : rows[0];
     }
 
@@ -117,6 +118,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         var rows = await QueryWithAuthorAsync(
             sql,
             new { beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 },
+            Access.Read,
             cancellationToken).ConfigureAwait(false);
         return Paging.ToPage(rows, limit, row => PageCursor.After(row.StatusUpdate));
     }
@@ -140,10 +142,78 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         return Paging.ToPage(rows, limit, PageCursor.After);
     }
 
+    public async Task<long> ImportAsync(IEnumerable<StatusUpdate> statusUpdates, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(statusUpdates);
+        const string copy = "COPY status_updates (id, user_id, message, category, created_at) FROM STDIN (FORMAT BINARY)";
+        var authors = new HashSet<Guid>();
+        try
+        {
+            return await session.RunAsync(
+                Access.Write,
+                async connection =>
+                {
+                    // One COPY statement: atomic. Leaving without Complete() cancels it, so a bad row or a
+                    // cancellation writes nothing.
+                    var importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false);
+                    await using (importer.ConfigureAwait(false))
+                    {
+                        var index = 0;
+                        foreach (var row in statusUpdates)
+                        {
+                            ValidateImportRow(row, index++);
+                            authors.Add(row.UserId);
+                            await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                            await importer.WriteAsync(row.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                            await importer.WriteAsync(row.UserId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                            await importer.WriteAsync(row.Message, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                            await importer.WriteAsync(row.Category, NpgsqlDbType.Varchar, cancellationToken).ConfigureAwait(false);
+                            await importer.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                        }
+
+                        return (long)await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+        {
+            // Inside a caller's transaction the failed COPY has aborted it, so the author cannot be looked up there.
+            var missing = session.Transaction is null ? await FirstMissingAuthorAsync(authors, cancellationToken).ConfigureAwait(false) : Guid.Empty;
+            throw new UserNotFoundException(missing, e);
+        }
+    }
+
+    private void ValidateImportRow(StatusUpdate row, int index)
+    {
+        var name = $"statusUpdates[{index}]";
+        if (row is null)
+        {
+            throw new ArgumentException($"{name} is null.", name);
+        }
+
+        Guard.Text(row.Message, session.Options.MaxMessageLength, $"{name}.{nameof(StatusUpdate.Message)}");
+        Guard.Text(row.Category, 20, $"{name}.{nameof(StatusUpdate.Category)}");
+        if (row.CreatedAt.Kind != DateTimeKind.Utc)
+        {
+            throw new ArgumentException($"{name}.CreatedAt must be a UTC DateTime (Kind = Utc); got Kind = {row.CreatedAt.Kind}.", $"{name}.{nameof(StatusUpdate.CreatedAt)}");
+        }
+    }
+
+    private async Task<Guid> FirstMissingAuthorAsync(HashSet<Guid> authors, CancellationToken cancellationToken)
+    {
+        const string sql = "SELECT a.id FROM unnest(@authors) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.id) LIMIT 1";
+        return await session.RunAsync(
+            Access.Read,
+            connection => connection.QuerySingleOrDefaultAsync<Guid>(new CommandDefinition(sql, new { authors = authors.ToArray() }, session.Transaction, cancellationToken: cancellationToken)),
+            cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
     {
         const string sql = "DELETE FROM status_updates WHERE id = @id";
         var deleted = await session.RunAsync(
+            Access.Write,
             connection => connection.ExecuteAsync(new CommandDefinition(sql, new { id }, session.Transaction, cancellationToken: cancellationToken)),
             cancellationToken).ConfigureAwait(false);
         return deleted == 1;
@@ -151,12 +221,14 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
 
     private async Task<List<StatusUpdate>> QueryAsync(string sql, object parameters, CancellationToken cancellationToken) =>
         (await session.RunAsync(
+            Access.Read,
             connection => connection.QueryAsync<StatusUpdate>(new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken)),
             cancellationToken).ConfigureAwait(false)).AsList();
 
     /// <summary>Joined loading: each row holds a status update, then its author from the second <c>id</c> column on (Dapper multi-mapping).</summary>
-    private async Task<List<StatusUpdateWithAuthor>> QueryWithAuthorAsync(string sql, object parameters, CancellationToken cancellationToken) =>
+    private async Task<List<StatusUpdateWithAuthor>> QueryWithAuthorAsync(string sql, object parameters, Access access, CancellationToken cancellationToken) =>
         (await session.RunAsync(
+            access,
             connection => connection.QueryAsync<StatusUpdate, User, StatusUpdateWithAuthor>(
                 new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken),
                 (statusUpdate, author) => new StatusUpdateWithAuthor(statusUpdate, author),

@@ -24,6 +24,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
             VALUES (@Id, @Username, @DisplayName, @Email, @PasswordHash, @AvatarUrl, 0, 0, 0, NULL, @CreatedAt)
             """;
         await session.RunAsync(
+            Access.Write,
             connection => connection.ExecuteAsync(new CommandDefinition(
                 sql,
                 new { user.Id, user.Username, user.DisplayName, user.Email, user.PasswordHash, user.AvatarUrl, CreatedAt = DbValue.Timestamp(user.CreatedAt) },
@@ -41,7 +42,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
             FROM users
             WHERE id = @id
             """;
-        return QuerySingleAsync(sql, new { id }, cancellationToken);
+        return QuerySingleAsync(sql, new { id }, Access.Read, cancellationToken);
     }
 
     public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken = default)
@@ -53,7 +54,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
             FROM users
             WHERE username = @username
             """;
-        return QuerySingleAsync(sql, new { username }, cancellationToken);
+        return QuerySingleAsync(sql, new { username }, Access.Read, cancellationToken);
     }
 
     public Task<User?> GetByEmailAsync(string email, CancellationToken cancellationToken = default)
@@ -65,7 +66,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
             FROM users
             WHERE email = @email
             """;
-        return QuerySingleAsync(sql, new { email }, cancellationToken);
+        return QuerySingleAsync(sql, new { email }, Access.Read, cancellationToken);
     }
 
     public async Task<User> UpdateProfileAsync(Guid id, string displayName, string email, string? avatarUrl, CancellationToken cancellationToken = default)
@@ -80,7 +81,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
             RETURNING id, username, display_name AS displayname, email, password_hash AS passwordhash, avatar_url AS avatarurl,
                       xp, current_streak AS currentstreak, longest_streak AS longeststreak, last_post_date AS lastpostdate, created_at AS createdat
             """;
-        return await QuerySingleAsync(sql, new { id, displayName, email, avatarUrl }, cancellationToken).ConfigureAwait(false)
+        return await QuerySingleAsync(sql, new { id, displayName, email, avatarUrl }, Access.Write, cancellationToken).ConfigureAwait(false)
             ?? throw new UserNotFoundException(id);
     }
 
@@ -89,6 +90,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
         Guard.Text(passwordHash, 255, nameof(passwordHash));
         const string sql = "UPDATE users SET password_hash = @passwordHash WHERE id = @id";
         var updated = await session.RunAsync(
+            Access.Write,
             connection => connection.ExecuteAsync(new CommandDefinition(sql, new { id, passwordHash }, session.Transaction, cancellationToken: cancellationToken)),
             cancellationToken).ConfigureAwait(false);
         if (updated == 0)
@@ -106,6 +108,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
         const string deleteUpdates = "DELETE FROM status_updates WHERE user_id = $1";
         const string deleteUser = "DELETE FROM users WHERE id = $1";
         return await session.RunAsync(
+            Access.Write,
             async connection =>
             {
                 var batch = new NpgsqlBatch(connection, session.Transaction)
@@ -186,6 +189,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
             """;
         var distinct = ids.Distinct().ToArray();
         return await session.RunAsync(
+            Access.Read,
             async connection =>
             {
                 var reader = await connection.QueryMultipleAsync(new CommandDefinition(sql, new { ids = distinct }, session.Transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -202,13 +206,15 @@ internal sealed class UserRepository(Session session) : IUserRepository
             cancellationToken).ConfigureAwait(false);
     }
 
-    private Task<User?> QuerySingleAsync(string sql, object parameters, CancellationToken cancellationToken) =>
+    private Task<User?> QuerySingleAsync(string sql, object parameters, Access access, CancellationToken cancellationToken) =>
         session.RunAsync(
+            access,
             connection => connection.QuerySingleOrDefaultAsync<User>(new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken)),
             cancellationToken);
 
     private async Task<List<User>> QueryAsync(string sql, object parameters, CancellationToken cancellationToken) =>
         (await session.RunAsync(
+            Access.Read,
             connection => connection.QueryAsync<User>(new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken)),
             cancellationToken).ConfigureAwait(false)).AsList();
 }
