@@ -1,0 +1,65 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using StatusData.Tests.Support;
+using StatusData.TestSupport;
+
+namespace StatusData.Tests.Library;
+
+public sealed class DependencyInjectionTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task AddStatusDataFromAConnectionStringRegistersWorkingSingletons()
+    {
+        var clock = new ManualClock(new DateTimeOffset(2026, 8, 1, 0, 0, 0, TimeSpan.Zero));
+        var services = new ServiceCollection()
+            .AddSingleton<TimeProvider>(clock)
+            .AddStatusData(database.ConnectionString, o => o.MaxMessageLength = 100);
+        await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        provider.GetRequiredService<IStartupValidator>().Validate();
+
+        var users = provider.GetRequiredService<IUserRepository>();
+        var statusUpdates = provider.GetRequiredService<IStatusUpdateRepository>();
+        Assert.Same(provider.GetRequiredService<IStatusDatabase>().Users, users);
+
+        var name = Unique.Name();
+        var user = await users.CreateAsync(name, "DI", Unique.Email(name), "hash", null, Ct);
+        Assert.Equal(clock.Now.UtcDateTime, user.CreatedAt); // the registered TimeProvider is used
+        await Assert.ThrowsAsync<ArgumentException>(() => statusUpdates.PostAsync(user.Id, new string('x', 101), "c", 1, null, Ct)); // options applied
+        Assert.Equal(1, (await statusUpdates.PostAsync(user.Id, "ok", "c", 1, null, Ct)).Author.Xp);
+    }
+
+    [Fact]
+    public async Task AddStatusDataOverAnExistingDataSourceLeavesItOpenWhenTheContainerIsDisposed()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
+        await using (var provider = new ServiceCollection().AddStatusData(dataSource).BuildServiceProvider())
+        {
+            Assert.Null(await provider.GetRequiredService<IUserRepository>().GetByIdAsync(Guid.NewGuid(), Ct));
+        }
+
+        await using var command = dataSource.CreateCommand("SELECT 1");
+        Assert.Equal(1, await command.ExecuteScalarAsync(Ct));
+    }
+
+    [Fact]
+    public void AMalformedConnectionStringFailsAtRegistration()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddStatusData("Host=x;NoSuchKeyword=1"));
+        Assert.Equal("connectionString", error.ParamName);
+        Assert.Throws<ArgumentException>(() => new ServiceCollection().AddStatusData("  "));
+    }
+
+    [Fact]
+    public void InvalidOptionsFailAtStartupValidation()
+    {
+        using var provider = new ServiceCollection()
+            .AddStatusData(database.ConnectionString, o => o.MaxMessageLength = 0)
+            .BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains("MaxMessageLength", error.Message, StringComparison.Ordinal);
+    }
+}
