@@ -1,0 +1,90 @@
+using System.IO.Compression;
+using System.Xml.Linq;
+using StatusData.Tests.Support;
+using StatusData.TestSupport;
+
+namespace StatusData.Tests.Packaging;
+
+/// <summary>
+/// The package as a consumer gets it: packed, restored from a local folder feed by a tiny app
+/// outside this repository, and run against a real database.
+/// </summary>
+public sealed class PackageTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>, IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("statusdata-package-").FullName;
+
+    [Fact]
+    public async Task APackedPackageWorksInAConsumerProjectFromALocalFeed()
+    {
+        // A unique version: the NuGet cache would otherwise serve an older build of the same version.
+        var version = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+        var feed = Directory.CreateDirectory(Path.Combine(_work, "feed")).FullName;
+        var pack = await ProcessRunner.RunAsync(
+            "dotnet",
+            ["pack", Path.Combine(ProcessRunner.RepositoryRoot, "src", "StatusData", "StatusData.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "-p:ContinuousIntegrationBuild=true"],
+            ProcessRunner.RepositoryRoot,
+            TimeSpan.FromMinutes(5));
+        Assert.True(pack.ExitCode == 0, pack.Output);
+
+        var nupkg = Path.Combine(feed, $"StatusData.{version}.nupkg");
+        Assert.True(File.Exists(Path.Combine(feed, $"StatusData.{version}.snupkg")), "symbols package missing");
+        using (var archive = ZipFile.OpenRead(nupkg))
+        {
+            var entries = archive.Entries.Select(e => e.FullName).ToList();
+            Assert.Contains("lib/net10.0/StatusData.dll", entries);
+            Assert.Contains("lib/net10.0/StatusData.xml", entries);
+            Assert.Contains("PACKAGE.md", entries);
+            await using var nuspecStream = await archive.GetEntry("StatusData.nuspec")!.OpenAsync(TestContext.Current.CancellationToken);
+            var nuspec = await XDocument.LoadAsync(nuspecStream, LoadOptions.None, TestContext.Current.CancellationToken);
+            var ns = nuspec.Root!.GetDefaultNamespace();
+            Assert.Equal("PACKAGE.md", nuspec.Root.Element(ns + "metadata")!.Element(ns + "readme")!.Value);
+            Assert.NotNull(nuspec.Root.Element(ns + "metadata")!.Element(ns + "repository")!.Attribute("commit"));
+        }
+
+        var app = Directory.CreateDirectory(Path.Combine(_work, "consumer")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+              </packageSources>
+            </configuration>
+            """, TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(app, "Consumer.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="StatusData" Version="{version}" />
+                <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="10.0.0" />
+              </ItemGroup>
+            </Project>
+            """, TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
+            using Microsoft.Extensions.DependencyInjection;
+            using StatusData;
+
+            await using var services = new ServiceCollection().AddStatusData(args[0]).BuildServiceProvider();
+            var users = services.GetRequiredService<IUserRepository>();
+            var statusUpdates = services.GetRequiredService<IStatusUpdateRepository>();
+            var user = await users.CreateAsync("consumer", "Consumer", "consumer@example.com", "hash");
+            var posted = await statusUpdates.PostAsync(user.Id, "hello from a package", "packaging", xpAward: 12);
+            var feed = await statusUpdates.GetFeedAsync(limit: 10);
+            Console.WriteLine($"xp={posted.Author.Xp} streak={posted.Author.CurrentStreak} feed={feed.Items.Count} first={feed.Items[0].StatusUpdate.Message}");
+            """, TestContext.Current.CancellationToken);
+
+        var run = await ProcessRunner.RunAsync("dotnet", ["run", "--", database.ConnectionString], app, TimeSpan.FromMinutes(5));
+
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Contains("xp=12 streak=1 feed=1 first=hello from a package", run.Output, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
+}
