@@ -151,6 +151,38 @@ public sealed class CliTests
         }
     }
 
+    /// <summary>
+    /// A connection string passed without --connection (say `up "$STATUSDATA_CONNECTION"`) or given to the
+    /// wrong option is a parse error, and parse errors quote the offending argument.
+    /// </summary>
+    [Theory]
+    [InlineData("status", "Host=127.0.0.1;Username=u;Password=Sup3rS3cretPw;Database=x")]
+    [InlineData("up", "--to", "Host=127.0.0.1;Username=u;Password=Sup3rS3cretPw")]
+    [InlineData("up", "--to", "Host=127.0.0.1;PWD = 'Sup3rS3cretPw';Database=x")]
+    public async Task AMisplacedConnectionStringIsAUsageErrorThatDoesNotPrintThePassword(params string[] args)
+    {
+        var result = await CliRunner.RunAsync(args, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("error:", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Host=127.0.0.1", result.Stderr, StringComparison.Ordinal); // the rest of the argument still helps
+        Assert.DoesNotContain(Password, result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RollbackOfZeroStepsIsAUsageErrorReportedBeforeConnecting()
+    {
+        var connection = $"Host=127.0.0.1;Port={ClosedPort()};Username=u;Database=x;Timeout=2";
+
+        var result = await CliRunner.RunAsync(["rollback", "--steps", "0"], CliRunner.WithConnection(connection), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("--steps", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Failed to connect", result.Stderr, StringComparison.Ordinal);
+    }
+
     private static int ClosedPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -40,6 +40,13 @@ internal static class Program
         down.SetAction((result, ct) => RunAsync(result, runner => runner.DownAsync(result.GetValue(downTo), ct), false, ct));
 
         var steps = new Option<int>("--steps") { Description = "How many of the latest applied migrations to revert.", DefaultValueFactory = _ => 1 };
+        steps.Validators.Add(option =>
+        {
+            if (option.GetValueOrDefault<int>() < 1)
+            {
+                option.AddError("--steps must be at least 1.");
+            }
+        });
         var rollback = new Command("rollback", "Revert the last --steps applied migrations.") { steps };
         rollback.SetAction((result, ct) => RunAsync(result, runner => runner.RollbackAsync(result.GetValue(steps), ct), false, ct));
 
@@ -78,7 +85,8 @@ internal static class Program
         {
             foreach (var error in parsed.Errors)
             {
-                await Console.Error.WriteLineAsync("error: " + error.Message);
+                // A parse error quotes the argument it could not place: it may be a connection string.
+                await Console.Error.WriteLineAsync("error: " + Redaction.Redact(error.Message, null));
             }
 
             await Console.Error.WriteLineAsync("Run 'statusdata-migrate --help' for usage.");
