@@ -171,6 +171,18 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task AConnectionStringWithoutAHostIsAUsageError()
+    {
+        var result = await CliRunner.RunAsync(
+            ["status", "--connection", $"Database=x;Username=u;Password={Password}"], cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("error: invalid connection string", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RollbackOfZeroStepsIsAUsageErrorReportedBeforeConnecting()
     {
         var connection = $"Host=127.0.0.1;Port={ClosedPort()};Username=u;Database=x;Timeout=2";

@@ -65,6 +65,47 @@ public sealed class LockTests
         Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtInitial, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
     }
 
+    /// <summary>PostgreSQL reads lock_timeout = 0 as "wait for ever": a tiny timeout must not become that.</summary>
+    [Fact]
+    public async Task ALockTimeoutBelowOneMillisecondStillBoundsTheWait()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("locktiny", ct);
+        await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false");
+        await holder.OpenAsync(ct);
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationRunner.LockKey})", holder))
+        {
+            await take.ExecuteNonQueryAsync(ct);
+        }
+
+        var runner = db.Runner(new MigrationRunnerOptions { LockTimeout = TimeSpan.FromTicks(1) });
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        giveUp.CancelAfter(TimeSpan.FromSeconds(10)); // an unbounded wait ends here, as a cancellation
+
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: giveUp.Token));
+
+        Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
+        Assert.Empty(await db.RelationsAsync(ct));
+    }
+
+    /// <summary>lock_timeout takes at most 2147483647 ms (about 24.8 days); longer is refused up front, not by the server mid-run.</summary>
+    [Fact]
+    public async Task ALockTimeoutLongerThanPostgreSqlAcceptsIsRejectedBeforeConnecting()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var unreachable = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MigrationRunner(unreachable, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromDays(25) }));
+        var longest = new MigrationRunner(unreachable, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromMilliseconds(int.MaxValue) });
+        Assert.Contains("SET LOCAL lock_timeout = '2147483647ms';", longest.Script(MigrationDirection.Up, 0, null), StringComparison.Ordinal);
+
+        var cli = await CliRunner.RunAsync(["script", "up", "--from", "0", "--lock-timeout", "2160000"], cancellationToken: ct);
+
+        Assert.True(cli.ExitCode == 2, cli.ToString());
+        Assert.Contains("--lock-timeout", cli.Stderr, StringComparison.Ordinal);
+        Assert.Empty(cli.Stdout);
+    }
+
     /// <summary>
     /// The lock belongs to each migration's transaction, not to the session: once a run is over, the
     /// pooled server connection it used holds no advisory lock. That is what makes the runner safe

@@ -157,19 +157,23 @@ internal static class Program
         }
 
         NpgsqlDataSourceBuilder builder;
+        NpgsqlDataSource dataSource;
         try
         {
             builder = new NpgsqlDataSourceBuilder(connectionString);
+            builder.ConnectionStringBuilder.ApplicationName ??= "statusdata-migrate";
+
+            // Build() validates too (e.g. a missing Host): a usage error like the parse above, not a crash.
+            dataSource = builder.Build();
         }
         catch (ArgumentException e)
         {
             return await FailAsync(MigrationFailure.InvalidRequest, "invalid connection string: " + e.Message, null);
         }
 
+        await using var dataSourceScope = dataSource;
         var password = builder.ConnectionStringBuilder.Password;
-        builder.ConnectionStringBuilder.ApplicationName ??= "statusdata-migrate";
         var target = Describe(builder.ConnectionStringBuilder);
-        await using var dataSource = builder.Build();
         try
         {
             var runner = new MigrationRunner(dataSource, Options(result, allowDrift), new StderrLogger(password));
@@ -194,9 +198,11 @@ internal static class Program
     private static MigrationRunnerOptions Options(ParseResult result, bool allowDrift)
     {
         var seconds = result.GetValue(LockTimeoutOption);
-        if (seconds <= 0)
+        if (seconds <= 0 || TimeSpan.FromSeconds(seconds) > MigrationRunner.MaxLockTimeout)
         {
-            throw new MigrationException(MigrationFailure.InvalidRequest, "--lock-timeout must be a positive number of seconds.");
+            throw new MigrationException(
+                MigrationFailure.InvalidRequest,
+                string.Create(CultureInfo.InvariantCulture, $"--lock-timeout must be a positive number of seconds, at most {(long)MigrationRunner.MaxLockTimeout.TotalSeconds}."));
         }
 
         return new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift };
