@@ -17,3 +17,39 @@ internal sealed class FailingMigration : Migration
 
     public override void Down() => Sql("DROP TABLE should_not_exist");
 }
+
+/// <summary>A migration from a branch merged late: its version is older than the newest built-in one.</summary>
+[Migration(202603010000, "late branch: comment on users")]
+internal sealed class LateMigration : Migration
+{
+    public const long Version = 202603010000;
+
+    public override void Up() => Sql("COMMENT ON TABLE users IS 'registered accounts'");
+
+    public override void Down() => Sql("COMMENT ON TABLE users IS NULL");
+}
+
+/// <summary>The same SQL as <see cref="LfMigration"/>, written with CRLF line endings, blanks around it and a trailing semicolon.</summary>
+[Migration(202604010000, "checksum probe")]
+internal sealed class CrlfMigration : Migration
+{
+    public override void Up() => Sql("  CREATE TABLE probe (\r\n    id integer NOT NULL\r\n);\r\n");
+
+    public override void Down() => Sql("DROP TABLE probe");
+}
+
+[Migration(202604010000, "checksum probe")]
+internal sealed class LfMigration : Migration
+{
+    public override void Up() => Sql("CREATE TABLE probe (\n    id integer NOT NULL\n)");
+
+    public override void Down() => Sql("DROP TABLE probe");
+}
+
+[Migration(202604010000, "checksum probe")]
+internal sealed class ChangedMigration : Migration
+{
+    public override void Up() => Sql("CREATE TABLE probe (\n    id bigint NOT NULL\n)");
+
+    public override void Down() => Sql("DROP TABLE probe");
+}
