@@ -79,6 +79,12 @@ public sealed class BaselineTests
         Assert.Contains("status_updates_user_id_fkey", e.Message, StringComparison.Ordinal);
         Assert.Contains("ON DELETE CASCADE", e.Message, StringComparison.Ordinal);
         Assert.False(await db.TableExistsAsync("public.version_info", ct));
+
+        var cli = await CliRunner.RunAsync(["baseline", "202602282200"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+
+        Assert.True(cli.ExitCode == 3, cli.ToString());
+        Assert.Contains("unexpected: constraint status_updates.status_updates_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE", cli.Stderr, StringComparison.Ordinal);
+        Assert.False(await db.TableExistsAsync("public.version_info", ct));
     }
 
     [Fact]

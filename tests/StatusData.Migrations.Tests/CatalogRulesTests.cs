@@ -17,6 +17,20 @@ public sealed class CatalogRulesTests
     }
 
     [Fact]
+    public async Task AVersionThatIsNotATimestampOrAnEmptyDescriptionIsRejected()
+    {
+        await using var unreachable = Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
+
+        var version = Assert.Throws<ArgumentException>(() => new MigrationRunner(unreachable, new MigrationRunnerOptions { Migrations = [new NotATimestampMigration()] }));
+        var description = Assert.Throws<ArgumentException>(() => new MigrationRunner(unreachable, new MigrationRunnerOptions { Migrations = [new BlankDescriptionMigration()] }));
+        var duplicate = Assert.Throws<ArgumentException>(() => new MigrationRunner(unreachable, new MigrationRunnerOptions { Migrations = [new LfMigration(), new ChangedMigration()] }));
+
+        Assert.Contains("yyyyMMddHHmm", version.Message, StringComparison.Ordinal);
+        Assert.Contains("description", description.Message, StringComparison.Ordinal);
+        Assert.Contains("Two migrations share version 202604010000", duplicate.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AMigrationOlderThanTheNewestAppliedOneIsAppliedOnceWithAWarning()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -80,6 +80,24 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task AMigrationWhoseSqlFailsExitsOneAndIsRolledBack()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("clifails", ct);
+        await db.Runner().UpAsync(Known.Initial, ct);
+        await db.ExecuteAsync("CREATE INDEX ix_users_created_at_id ON users (id)", ct); // 202611220900 creates this name too
+
+        var result = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("Migration 202611220900 (keyset pagination indexes) failed going up: 42P07", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct));
+        Assert.Equal(
+            [new IndexFact("ix_status_updates_user_id", "user_id"), new IndexFact("status_updates_pkey", "id", Unique: true, Primary: true)],
+            await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct)); // the three created before the failure were rolled back
+    }
+
+    [Fact]
     public async Task StatusPrintsEveryMigrationAsATableOrAsJson()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -36,6 +36,40 @@ public sealed class SafetyCheckTests
     }
 
     [Fact]
+    public async Task DownRefusesToRevertAVersionTheCodeDoesNotKnow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("aheaddown", ct);
+        var runner = db.Runner();
+        await runner.UpAsync(cancellationToken: ct);
+        await db.ExecuteAsync("INSERT INTO version_info (version, applied_on, description, checksum) VALUES (203001010000, now(), 'from a newer build', repeat('a', 64))", ct);
+        var before = await db.SnapshotAsync(ct);
+
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.DownAsync(0, ct));
+
+        Assert.Equal(MigrationFailure.Refused, e.Failure);
+        Assert.Contains("203001010000", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await db.SnapshotAsync(ct));
+        Assert.Equal(3, (await db.VersionRowsAsync(ct)).Count);
+    }
+
+    [Fact]
+    public async Task DownRevertsADriftedMigrationWithTheCurrentDownStep()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("driftdown", ct);
+        var runner = db.Runner();
+        await runner.UpAsync(cancellationToken: ct);
+        await db.ExecuteAsync("UPDATE version_info SET checksum = repeat('0', 64) WHERE version = 202611220900", ct);
+
+        var result = await runner.DownAsync(Known.Initial, ct);
+
+        Assert.Equal([Known.KeysetIndexes], result.Steps.Select(s => s.Version));
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtInitial, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+    }
+
+    [Fact]
     public async Task UpRefusesWhenAnAppliedMigrationsChecksumChangedUnlessDriftIsAllowed()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -53,3 +53,19 @@ internal sealed class ChangedMigration : Migration
 
     public override void Down() => Sql("DROP TABLE probe");
 }
+
+[Migration(202613010000, "month 13")]
+internal sealed class NotATimestampMigration : Migration
+{
+    public override void Up() => Sql("SELECT 1");
+
+    public override void Down() => Sql("SELECT 1");
+}
+
+[Migration(202605010000, " ")]
+internal sealed class BlankDescriptionMigration : Migration
+{
+    public override void Up() => Sql("SELECT 1");
+
+    public override void Down() => Sql("SELECT 1");
+}
