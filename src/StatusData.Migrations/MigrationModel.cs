@@ -86,7 +86,8 @@ public sealed class MigrationRunnerOptions
 
     /// <summary>
     /// How long to wait for the migration lock, and for any table lock a migration needs, before
-    /// failing with <see cref="MigrationFailure.LockTimeout"/>. Default: 60 seconds.
+    /// failing with <see cref="MigrationFailure.LockTimeout"/>. Default: 60 seconds. Positive and at most
+    /// <see cref="MigrationRunner.MaxLockTimeout"/> (about 24.8 days); rounded up to whole milliseconds.
     /// </summary>
     public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(60);
 

@@ -43,6 +43,9 @@ public sealed partial class MigrationRunner
     private readonly MigrationRunnerOptions _options;
     private readonly ILogger _logger;
 
+    // lock_timeout as PostgreSQL takes it: whole milliseconds, where 0 would mean "wait for ever".
+    private readonly string _lockTimeoutSetting;
+
     /// <summary>Creates a runner over a data source the caller owns.</summary>
     /// <param name="dataSource">The database to migrate. The runner opens and closes its own connections.</param>
     /// <param name="options">Settings; <see langword="null"/> for the defaults.</param>
@@ -52,14 +55,20 @@ public sealed partial class MigrationRunner
         ArgumentNullException.ThrowIfNull(dataSource);
         _dataSource = dataSource;
         _options = options ?? new MigrationRunnerOptions();
-        if (_options.LockTimeout <= TimeSpan.Zero)
+        if (_options.LockTimeout <= TimeSpan.Zero || _options.LockTimeout > MaxLockTimeout)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), _options.LockTimeout, "LockTimeout must be positive.");
+            throw new ArgumentOutOfRangeException(nameof(options), _options.LockTimeout, "LockTimeout must be positive and at most 2147483647 ms (about 24.8 days), the most PostgreSQL's lock_timeout accepts.");
         }
+
+        // Rounded up: a sub-millisecond timeout truncated to 0 would disable the timeout altogether.
+        _lockTimeoutSetting = string.Create(CultureInfo.InvariantCulture, $"{(long)Math.Ceiling(_options.LockTimeout.TotalMilliseconds)}ms");
 
         _catalog = MigrationCatalog.Create(_options.Migrations ?? Discover(typeof(MigrationRunner).Assembly));
         _logger = logger ?? NullLogger.Instance;
     }
+
+    /// <summary>The longest <see cref="MigrationRunnerOptions.LockTimeout"/>: PostgreSQL's lock_timeout is an int of milliseconds.</summary>
+    public static TimeSpan MaxLockTimeout { get; } = TimeSpan.FromMilliseconds(int.MaxValue);
 
     /// <summary>The newest version this runner knows.</summary>
     public long LatestVersion => _catalog.LatestVersion;
@@ -282,7 +291,7 @@ public sealed partial class MigrationRunner
         foreach (var migration in plan)
         {
             script.Append(CultureInfo.InvariantCulture, $"\n-- {migration.Version}: {migration.Description}\nBEGIN;\n");
-            script.Append(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = '{(long)_options.LockTimeout.TotalMilliseconds}ms';\n");
+            script.Append(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = '{_lockTimeoutSetting}';\n");
             script.Append(CultureInfo.InvariantCulture, $"SELECT pg_advisory_xact_lock({LockKey});\n");
             var statements = direction == MigrationDirection.Up ? migration.UpStatements : migration.DownStatements;
             foreach (var statement in statements)
@@ -364,7 +373,7 @@ public sealed partial class MigrationRunner
         await using var transactionScope = transaction.ConfigureAwait(false);
         using (var lockCommand = new NpgsqlCommand("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)", connection))
         {
-            lockCommand.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $"{(long)_options.LockTimeout.TotalMilliseconds}ms" });
+            lockCommand.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _lockTimeoutSetting });
             lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = LockKey });
             try
             {

@@ -40,6 +40,13 @@ internal static class Program
         down.SetAction((result, ct) => RunAsync(result, runner => runner.DownAsync(result.GetValue(downTo), ct), false, ct));
 
         var steps = new Option<int>("--steps") { Description = "How many of the latest applied migrations to revert.", DefaultValueFactory = _ => 1 };
+        steps.Validators.Add(option =>
+        {
+            if (option.GetValueOrDefault<int>() < 1)
+            {
+                option.AddError("--steps must be at least 1.");
+            }
+        });
         var rollback = new Command("rollback", "Revert the last --steps applied migrations.") { steps };
         rollback.SetAction((result, ct) => RunAsync(result, runner => runner.RollbackAsync(result.GetValue(steps), ct), false, ct));
 
@@ -78,7 +85,8 @@ internal static class Program
         {
             foreach (var error in parsed.Errors)
             {
-                await Console.Error.WriteLineAsync("error: " + error.Message);
+                // A parse error quotes the argument it could not place: it may be a connection string.
+                await Console.Error.WriteLineAsync("error: " + Redaction.Redact(error.Message, null));
             }
 
             await Console.Error.WriteLineAsync("Run 'statusdata-migrate --help' for usage.");
@@ -149,19 +157,23 @@ internal static class Program
         }
 
         NpgsqlDataSourceBuilder builder;
+        NpgsqlDataSource dataSource;
         try
         {
             builder = new NpgsqlDataSourceBuilder(connectionString);
+            builder.ConnectionStringBuilder.ApplicationName ??= "statusdata-migrate";
+
+            // Build() validates too (e.g. a missing Host): a usage error like the parse above, not a crash.
+            dataSource = builder.Build();
         }
         catch (ArgumentException e)
         {
             return await FailAsync(MigrationFailure.InvalidRequest, "invalid connection string: " + e.Message, null);
         }
 
+        await using var dataSourceScope = dataSource;
         var password = builder.ConnectionStringBuilder.Password;
-        builder.ConnectionStringBuilder.ApplicationName ??= "statusdata-migrate";
         var target = Describe(builder.ConnectionStringBuilder);
-        await using var dataSource = builder.Build();
         try
         {
             var runner = new MigrationRunner(dataSource, Options(result, allowDrift), new StderrLogger(password));
@@ -186,9 +198,11 @@ internal static class Program
     private static MigrationRunnerOptions Options(ParseResult result, bool allowDrift)
     {
         var seconds = result.GetValue(LockTimeoutOption);
-        if (seconds <= 0)
+        if (seconds <= 0 || TimeSpan.FromSeconds(seconds) > MigrationRunner.MaxLockTimeout)
         {
-            throw new MigrationException(MigrationFailure.InvalidRequest, "--lock-timeout must be a positive number of seconds.");
+            throw new MigrationException(
+                MigrationFailure.InvalidRequest,
+                string.Create(CultureInfo.InvariantCulture, $"--lock-timeout must be a positive number of seconds, at most {(long)MigrationRunner.MaxLockTimeout.TotalSeconds}."));
         }
 
         return new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift };

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Logging;
+using StatusData.Migrations.Tests.Support;
+
+namespace StatusData.Migrations.Tests;
+
+/// <summary>Checksums and ordering: what counts as a change, and what happens to a late-merged migration.</summary>
+public sealed class CatalogRulesTests
+{
+    [Fact]
+    public void TheChecksumIgnoresLineEndingsAndSurroundingBlanksButNotTheSql()
+    {
+        static string ChecksumOf(Migration migration) => MigrationCatalog.Create([migration]).Migrations[0].Checksum;
+
+        Assert.Equal(ChecksumOf(new LfMigration()), ChecksumOf(new CrlfMigration()));
+        Assert.Equal(Known.ChecksumOf(new LfMigration()), ChecksumOf(new LfMigration()));
+        Assert.NotEqual(ChecksumOf(new LfMigration()), ChecksumOf(new ChangedMigration()));
+    }
+
+    [Fact]
+    public async Task AVersionThatIsNotATimestampOrAnEmptyDescriptionIsRejected()
+    {
+        await using var unreachable = Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
+
+        var version = Assert.Throws<ArgumentException>(() => new MigrationRunner(unreachable, new MigrationRunnerOptions { Migrations = [new NotATimestampMigration()] }));
+        var description = Assert.Throws<ArgumentException>(() => new MigrationRunner(unreachable, new MigrationRunnerOptions { Migrations = [new BlankDescriptionMigration()] }));
+        var duplicate = Assert.Throws<ArgumentException>(() => new MigrationRunner(unreachable, new MigrationRunnerOptions { Migrations = [new LfMigration(), new ChangedMigration()] }));
+
+        Assert.Contains("yyyyMMddHHmm", version.Message, StringComparison.Ordinal);
+        Assert.Contains("description", description.Message, StringComparison.Ordinal);
+        Assert.Contains("Two migrations share version 202604010000", duplicate.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AMigrationOlderThanTheNewestAppliedOneIsAppliedOnceWithAWarning()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("outoforder", ct);
+        await db.Runner().UpAsync(cancellationToken: ct);
+        var log = new ListLogger();
+        var runner = new MigrationRunner(db.DataSource, new MigrationRunnerOptions { Migrations = [.. Known.BuiltIn(), new LateMigration()] }, log);
+
+        var first = await runner.UpAsync(cancellationToken: ct);
+        var second = await runner.UpAsync(cancellationToken: ct);
+
+        Assert.Equal([LateMigration.Version], first.Steps.Select(s => s.Version));
+        Assert.Equal(Known.KeysetIndexes, first.CurrentVersion);
+        Assert.Empty(second.Steps);
+        Assert.Equal([Known.Initial, LateMigration.Version, Known.KeysetIndexes], (await db.VersionRowsAsync(ct)).Select(r => r.Version));
+        Assert.Equal("registered accounts", await db.ScalarAsync<string>("SELECT obj_description('public.users'::regclass, 'pg_class')", ct));
+        Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message == "Applying migration 202603010000 out of order: 202611220900 is already applied");
+    }
+
+    private sealed class ListLogger : ILogger
+    {
+        public List<(LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Add((logLevel, formatter(state, exception)));
+    }
+}

@@ -1,0 +1,224 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using StatusData.Migrations.Tests.Support;
+
+namespace StatusData.Migrations.Tests;
+
+/// <summary>statusdata-migrate as a real process: exit codes, output, and the password.</summary>
+public sealed class CliTests
+{
+    private const string Password = "Sup3rS3cretPw";
+
+    [Theory]
+    [InlineData("status")]
+    [InlineData("up")]
+    [InlineData("down", "--to", "0")]
+    [InlineData("baseline", "202602282200")]
+    [InlineData("script", "up")]
+    public async Task WithoutAConnectionStringACommandThatNeedsTheDatabaseExitsWithUsageError(params string[] args)
+    {
+        var result = await CliRunner.RunAsync(args, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("no connection string", result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("frobnicate")]
+    [InlineData("up", "--frobnicate")]
+    [InlineData("script", "sideways", "--from", "0")]
+    [InlineData("up", "--to", "not-a-number")]
+    [InlineData]
+    public async Task AnUnknownCommandOrOptionExitsWithUsageError(params string[] args)
+    {
+        var result = await CliRunner.RunAsync(args, CliRunner.WithConnection("Host=127.0.0.1;Database=never-used"), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("error:", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UpToAnUnknownVersionAndDownWithoutATargetExitWithUsageErrorAndChangeNothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("cliusage", ct);
+
+        var upTo999 = await CliRunner.RunAsync(["up", "--to", "999"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var downWithoutTo = await CliRunner.RunAsync(["down"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+
+        Assert.True(upTo999.ExitCode == 2, upTo999.ToString());
+        Assert.Contains("Unknown version 999", upTo999.Stderr, StringComparison.Ordinal);
+        Assert.True(downWithoutTo.ExitCode == 2, downWithoutTo.ToString());
+        Assert.Contains("--to", downWithoutTo.Stderr, StringComparison.Ordinal);
+        Assert.Empty(await db.RelationsAsync(ct));
+    }
+
+    [Fact]
+    public async Task UpDownAndRollbackPrintEachStepOnStdout()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("clisteps", ct);
+        var connection = CliRunner.WithConnection(db.ConnectionString);
+
+        var up = await CliRunner.RunAsync(["up", "--to", "202602282200"], connection, cancellationToken: ct);
+        var upRest = await CliRunner.RunAsync(["--connection", db.ConnectionString, "up"], cancellationToken: ct);
+        var rollback = await CliRunner.RunAsync(["rollback"], connection, cancellationToken: ct);
+        var down = await CliRunner.RunAsync(["down", "--to", "0"], connection, cancellationToken: ct);
+
+        Assert.True(up.ExitCode == 0, up.ToString());
+        Assert.Matches(@"^applied\s+202602282200  initial users and status_updates  \(\d+ ms\)\ndatabase is at version 202602282200\n$", up.Stdout);
+        Assert.True(upRest.ExitCode == 0, upRest.ToString());
+        Assert.Matches(@"^applied\s+202611220900  keyset pagination indexes  \(\d+ ms\)\ndatabase is at version 202611220900\n$", upRest.Stdout);
+        Assert.True(rollback.ExitCode == 0, rollback.ToString());
+        Assert.Matches(@"^reverted 202611220900 .*\ndatabase is at version 202602282200\n$", rollback.Stdout);
+        Assert.True(down.ExitCode == 0, down.ToString());
+        Assert.Matches(@"^reverted 202602282200 .*\ndatabase is at version 0\n$", down.Stdout);
+        Assert.Equal(["public.version_info"], await db.RelationsAsync(ct));
+        Assert.Empty(await db.VersionRowsAsync(ct));
+    }
+
+    [Fact]
+    public async Task AMigrationWhoseSqlFailsExitsOneAndIsRolledBack()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("clifails", ct);
+        await db.Runner().UpAsync(Known.Initial, ct);
+        await db.ExecuteAsync("CREATE INDEX ix_users_created_at_id ON users (id)", ct); // 202611220900 creates this name too
+
+        var result = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("Migration 202611220900 (keyset pagination indexes) failed going up: 42P07", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct));
+        Assert.Equal(
+            [new IndexFact("ix_status_updates_user_id", "user_id"), new IndexFact("status_updates_pkey", "id", Unique: true, Primary: true)],
+            await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct)); // the three created before the failure were rolled back
+    }
+
+    [Fact]
+    public async Task StatusPrintsEveryMigrationAsATableOrAsJson()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("clistatus", ct);
+        await db.Runner().UpAsync(Known.Initial, ct);
+        var appliedOn = (await db.VersionRowsAsync(ct))[0].AppliedOn;
+
+        var table = await CliRunner.RunAsync(["status"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var json = await CliRunner.RunAsync(["status", "--json"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+
+        Assert.True(table.ExitCode == 0, table.ToString());
+        var lines = table.Stdout.TrimEnd('\n').Split('\n');
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("VERSION", lines[0], StringComparison.Ordinal);
+        Assert.Matches(@"^202602282200\s+applied\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+initial users and status_updates$", lines[1]);
+        Assert.Matches(@"^202611220900\s+pending\s+keyset pagination indexes$", lines[2]);
+
+        Assert.True(json.ExitCode == 0, json.ToString());
+        using var document = JsonDocument.Parse(json.Stdout);
+        var entries = document.RootElement.EnumerateArray()
+            .Select(e => (
+                e.GetProperty("version").GetInt64(),
+                e.GetProperty("state").GetString(),
+                e.GetProperty("description").GetString(),
+                e.GetProperty("appliedOn").ValueKind == JsonValueKind.Null ? (DateTime?)null : e.GetProperty("appliedOn").GetDateTime()))
+            .ToList();
+        Assert.Equal(
+            [
+                (Known.Initial, "applied", Known.InitialDescription, appliedOn),
+                (Known.KeysetIndexes, "pending", Known.KeysetIndexesDescription, (DateTime?)null),
+            ],
+            entries);
+    }
+
+    [Fact]
+    public async Task ThePasswordIsNotPrintedWhenTheConnectionFails()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var connection = $"Host=127.0.0.1;Port={ClosedPort()};Username=u;Password={Password};Database=x;Timeout=2";
+
+        var viaOption = await CliRunner.RunAsync(["status", "--connection", connection], cancellationToken: ct);
+        var viaEnvironment = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(connection), cancellationToken: ct);
+
+        foreach (var result in new[] { viaOption, viaEnvironment })
+        {
+            Assert.True(result.ExitCode == 1, result.ToString());
+            Assert.Contains("Failed to connect", result.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain(Password, result.Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task ThePasswordIsNotPrintedWhenTheCommandSucceeds()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("clipassword", ct);
+        var connection = db.ConnectionString + $";Password={Password}"; // the throwaway server trusts local connections
+
+        var up = await CliRunner.RunAsync(["up", "--connection", connection], cancellationToken: ct);
+        var status = await CliRunner.RunAsync(["status", "--connection", connection], cancellationToken: ct);
+
+        foreach (var result in new[] { up, status })
+        {
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Contains("target: 127.0.0.1:", result.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain(Password, result.Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>
+    /// A connection string passed without --connection (say `up "$STATUSDATA_CONNECTION"`) or given to the
+    /// wrong option is a parse error, and parse errors quote the offending argument.
+    /// </summary>
+    [Theory]
+    [InlineData("status", "Host=127.0.0.1;Username=u;Password=Sup3rS3cretPw;Database=x")]
+    [InlineData("up", "--to", "Host=127.0.0.1;Username=u;Password=Sup3rS3cretPw")]
+    [InlineData("up", "--to", "Host=127.0.0.1;PWD = 'Sup3rS3cretPw';Database=x")]
+    public async Task AMisplacedConnectionStringIsAUsageErrorThatDoesNotPrintThePassword(params string[] args)
+    {
+        var result = await CliRunner.RunAsync(args, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("error:", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Host=127.0.0.1", result.Stderr, StringComparison.Ordinal); // the rest of the argument still helps
+        Assert.DoesNotContain(Password, result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AConnectionStringWithoutAHostIsAUsageError()
+    {
+        var result = await CliRunner.RunAsync(
+            ["status", "--connection", $"Database=x;Username=u;Password={Password}"], cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("error: invalid connection string", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RollbackOfZeroStepsIsAUsageErrorReportedBeforeConnecting()
+    {
+        var connection = $"Host=127.0.0.1;Port={ClosedPort()};Username=u;Database=x;Timeout=2";
+
+        var result = await CliRunner.RunAsync(["rollback", "--steps", "0"], CliRunner.WithConnection(connection), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("--steps", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Failed to connect", result.Stderr, StringComparison.Ordinal);
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

@@ -1,0 +1,128 @@
+using Npgsql;
+using StatusData.Migrations.Tests.Support;
+
+namespace StatusData.Migrations.Tests;
+
+/// <summary>The migration lock: bounded waits, and nothing left behind on the connection.</summary>
+public sealed class LockTests
+{
+    [Fact]
+    public async Task UpGivesUpAfterTheLockTimeoutNamingTheHolderAndAppliesNothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("lock", ct);
+        await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false;Application Name=lock-holder");
+        await holder.OpenAsync(ct);
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationRunner.LockKey})", holder))
+        {
+            await take.ExecuteNonQueryAsync(ct);
+        }
+
+        var runner = db.Runner(new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(1) });
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
+        var cli = await CliRunner.RunAsync(["up", "--lock-timeout", "1"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+
+        Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
+        Assert.Contains($"backend pid {holder.ProcessID} (application 'lock-holder'", e.Message, StringComparison.Ordinal);
+        Assert.True(cli.ExitCode == 4, cli.ToString());
+        Assert.Contains($"backend pid {holder.ProcessID}", cli.Stderr, StringComparison.Ordinal);
+        Assert.Empty(await db.RelationsAsync(ct));
+
+        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationRunner.LockKey})", holder))
+        {
+            Assert.True((bool)(await release.ExecuteScalarAsync(ct))!);
+        }
+
+        var result = await runner.UpAsync(cancellationToken: ct);
+
+        Assert.Equal([Known.Initial, Known.KeysetIndexes], result.Steps.Select(s => s.Version));
+        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
+    }
+
+    [Fact]
+    public async Task ATableLockThatAMigrationWaitsForIsBoundedByTheLockTimeoutToo()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("ddllock", ct);
+        await db.Runner().UpAsync(Known.Initial, ct);
+        await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false");
+        await holder.OpenAsync(ct);
+        await using var transaction = await holder.BeginTransactionAsync(ct);
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE status_updates IN ACCESS EXCLUSIVE MODE", holder, transaction))
+        {
+            await lockTable.ExecuteNonQueryAsync(ct);
+        }
+
+        var runner = db.Runner(new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(1) });
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
+
+        Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
+        Assert.Contains("202611220900", e.Message, StringComparison.Ordinal);
+        Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(15));
+        await transaction.RollbackAsync(ct);
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtInitial, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+    }
+
+    /// <summary>PostgreSQL reads lock_timeout = 0 as "wait for ever": a tiny timeout must not become that.</summary>
+    [Fact]
+    public async Task ALockTimeoutBelowOneMillisecondStillBoundsTheWait()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("locktiny", ct);
+        await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false");
+        await holder.OpenAsync(ct);
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationRunner.LockKey})", holder))
+        {
+            await take.ExecuteNonQueryAsync(ct);
+        }
+
+        var runner = db.Runner(new MigrationRunnerOptions { LockTimeout = TimeSpan.FromTicks(1) });
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        giveUp.CancelAfter(TimeSpan.FromSeconds(10)); // an unbounded wait ends here, as a cancellation
+
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: giveUp.Token));
+
+        Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
+        Assert.Empty(await db.RelationsAsync(ct));
+    }
+
+    /// <summary>lock_timeout takes at most 2147483647 ms (about 24.8 days); longer is refused up front, not by the server mid-run.</summary>
+    [Fact]
+    public async Task ALockTimeoutLongerThanPostgreSqlAcceptsIsRejectedBeforeConnecting()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var unreachable = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MigrationRunner(unreachable, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromDays(25) }));
+        var longest = new MigrationRunner(unreachable, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromMilliseconds(int.MaxValue) });
+        Assert.Contains("SET LOCAL lock_timeout = '2147483647ms';", longest.Script(MigrationDirection.Up, 0, null), StringComparison.Ordinal);
+
+        var cli = await CliRunner.RunAsync(["script", "up", "--from", "0", "--lock-timeout", "2160000"], cancellationToken: ct);
+
+        Assert.True(cli.ExitCode == 2, cli.ToString());
+        Assert.Contains("--lock-timeout", cli.Stderr, StringComparison.Ordinal);
+        Assert.Empty(cli.Stdout);
+    }
+
+    /// <summary>
+    /// The lock belongs to each migration's transaction, not to the session: once a run is over, the
+    /// pooled server connection it used holds no advisory lock. That is what makes the runner safe
+    /// through PgBouncer in transaction mode, where a session lock would stay on a shared server connection.
+    /// </summary>
+    [Fact]
+    public async Task NoAdvisoryLockOutlivesTheRunOnItsPooledConnection()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("locksession", ct);
+        await using var runnerSource = NpgsqlDataSource.Create(db.ConnectionString + ";Application Name=runner-under-test;No Reset On Close=true");
+
+        await new MigrationRunner(runnerSource).UpAsync(cancellationToken: ct);
+
+        // The runner's server connection is still open (pooled), and holds no advisory lock; nor does anyone
+        // else in this database (pg_locks is cluster-wide: other tests' databases are filtered out).
+        Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'runner-under-test'", ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", ct));
+    }
+}

@@ -1,0 +1,105 @@
+using StatusData.Migrations.Tests.Support;
+
+namespace StatusData.Migrations.Tests;
+
+/// <summary>The database is ahead of the code, or an applied migration changed: refuse, and say why.</summary>
+public sealed class SafetyCheckTests
+{
+    [Fact]
+    public async Task UpRefusesADatabaseAheadOfTheCode()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("ahead", ct);
+        var runner = db.Runner();
+        await runner.UpAsync(cancellationToken: ct);
+        await db.ExecuteAsync("INSERT INTO version_info (version, applied_on, description, checksum) VALUES (203001010000, now(), 'from a newer build', repeat('a', 64))", ct);
+        var before = await db.SnapshotAsync(ct);
+
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
+        var status = await runner.GetStatusAsync(ct);
+        var cli = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+
+        Assert.Equal(MigrationFailure.Refused, e.Failure);
+        Assert.Contains("203001010000", e.Message, StringComparison.Ordinal);
+        Assert.Equal(
+            [
+                (Known.Initial, MigrationState.Applied),
+                (Known.KeysetIndexes, MigrationState.Applied),
+                (203001010000L, MigrationState.UnknownToCode),
+            ],
+            status.Select(s => (s.Version, s.State)));
+        Assert.Equal("from a newer build", status[^1].Description);
+        Assert.True(cli.ExitCode == 3, cli.ToString());
+        Assert.Contains("203001010000", cli.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before, await db.SnapshotAsync(ct));
+        Assert.Equal(3, (await db.VersionRowsAsync(ct)).Count);
+    }
+
+    [Fact]
+    public async Task DownRefusesToRevertAVersionTheCodeDoesNotKnow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("aheaddown", ct);
+        var runner = db.Runner();
+        await runner.UpAsync(cancellationToken: ct);
+        await db.ExecuteAsync("INSERT INTO version_info (version, applied_on, description, checksum) VALUES (203001010000, now(), 'from a newer build', repeat('a', 64))", ct);
+        var before = await db.SnapshotAsync(ct);
+
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.DownAsync(0, ct));
+
+        Assert.Equal(MigrationFailure.Refused, e.Failure);
+        Assert.Contains("203001010000", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await db.SnapshotAsync(ct));
+        Assert.Equal(3, (await db.VersionRowsAsync(ct)).Count);
+    }
+
+    [Fact]
+    public async Task DownRevertsADriftedMigrationWithTheCurrentDownStep()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("driftdown", ct);
+        var runner = db.Runner();
+        await runner.UpAsync(cancellationToken: ct);
+        await db.ExecuteAsync("UPDATE version_info SET checksum = repeat('0', 64) WHERE version = 202611220900", ct);
+
+        var result = await runner.DownAsync(Known.Initial, ct);
+
+        Assert.Equal([Known.KeysetIndexes], result.Steps.Select(s => s.Version));
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtInitial, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+    }
+
+    [Fact]
+    public async Task UpRefusesWhenAnAppliedMigrationsChecksumChangedUnlessDriftIsAllowed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("drift", ct);
+        await db.Runner().UpAsync(Known.Initial, ct);
+        await db.ExecuteAsync("UPDATE version_info SET checksum = repeat('0', 64) WHERE version = 202602282200", ct);
+        var runner = db.Runner();
+
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
+
+        Assert.Equal(MigrationFailure.Refused, e.Failure);
+        Assert.Contains("checksum", e.Message, StringComparison.Ordinal);
+        Assert.Contains("202602282200", e.Message, StringComparison.Ordinal);
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct)); // 202611220900 was not applied
+        Assert.Equal(
+            [(Known.Initial, MigrationState.ChecksumMismatch), (Known.KeysetIndexes, MigrationState.Pending)],
+            (await runner.GetStatusAsync(ct)).Select(s => (s.Version, s.State)));
+
+        var cliRefused = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        Assert.True(cliRefused.ExitCode == 3, cliRefused.ToString());
+        Assert.Contains("--allow-drift", cliRefused.Stderr, StringComparison.Ordinal);
+
+        var allowed = await db.Runner(new MigrationRunnerOptions { AllowChecksumMismatch = true }).UpAsync(cancellationToken: ct);
+
+        Assert.Equal([Known.KeysetIndexes], allowed.Steps.Select(s => s.Version));
+        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
+        Assert.Equal(new string('0', 64), (await db.VersionRowsAsync(ct))[0].Checksum); // allowing drift does not rewrite history
+
+        var cliAllowed = await CliRunner.RunAsync(["up", "--allow-drift"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        Assert.True(cliAllowed.ExitCode == 0, cliAllowed.ToString());
+        Assert.Contains("nothing to do; database is at version 202611220900", cliAllowed.Stdout, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,115 @@
+using StatusData.Migrations.Tests.Support;
+
+namespace StatusData.Migrations.Tests;
+
+/// <summary><c>statusdata-migrate script</c>: the SQL a run would execute, for review or for psql.</summary>
+public sealed class ScriptTests
+{
+    [Fact]
+    public async Task ScriptUpFromZeroNeedsNoConnectionAndPrintsEveryMigration()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        var result = await CliRunner.RunAsync(["script", "up", "--from", "0"], cancellationToken: ct);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var sql = result.Stdout;
+        AssertInOrder(
+            sql,
+            "CREATE TABLE IF NOT EXISTS version_info",
+            "CREATE TABLE users (",
+            "CREATE TABLE status_updates (",
+            "CREATE INDEX ix_status_updates_user_id ON status_updates (user_id);",
+            $"INSERT INTO version_info (version, applied_on, description, checksum) VALUES (202602282200, now(), 'initial users and status_updates', '{Known.InitialChecksum}');",
+            "CREATE INDEX ix_status_updates_created_at_id ON status_updates (created_at, id);",
+            $"INSERT INTO version_info (version, applied_on, description, checksum) VALUES (202611220900, now(), 'keyset pagination indexes', '{Known.KeysetIndexesChecksum}');");
+        Assert.Equal(2, Count(sql, "BEGIN;"));
+        Assert.Equal(2, Count(sql, "COMMIT;"));
+        Assert.Equal(2, Count(sql, $"SELECT pg_advisory_xact_lock({MigrationRunner.LockKey});"));
+    }
+
+    [Fact]
+    public async Task ScriptDownPrintsTheDropsNewestFirstAndDeletesTheVersionRows()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        var result = await CliRunner.RunAsync(["script", "down", "--from", "202611220900", "--to", "0"], cancellationToken: ct);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        AssertInOrder(
+            result.Stdout,
+            "DROP INDEX ix_users_created_at_id;",
+            "DROP INDEX ix_status_updates_created_at_id;",
+            "DELETE FROM version_info WHERE version = 202611220900;",
+            "DROP INDEX ix_status_updates_user_id;",
+            "DROP TABLE status_updates;",
+            "DROP TABLE users;",
+            "DELETE FROM version_info WHERE version = 202602282200;");
+        Assert.DoesNotContain("CREATE", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheUpScriptRunOnAnEmptyDatabaseLeavesEveryMigrationAppliedWithMatchingChecksums()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("scriptrun", ct);
+        var script = await CliRunner.RunAsync(["script", "up", "--from", "0"], cancellationToken: ct);
+        Assert.True(script.ExitCode == 0, script.ToString());
+
+        // One multi-statement command, as psql -f would run it: the script's own BEGIN/COMMITs apply.
+        await db.ExecuteAsync(script.Stdout, ct);
+
+        Assert.Equal(
+            [(Known.Initial, MigrationState.Applied), (Known.KeysetIndexes, MigrationState.Applied)],
+            (await db.Runner().GetStatusAsync(ct)).Select(s => (s.Version, s.State)));
+        Assert.Equal(
+            [(Known.Initial, Known.InitialChecksum), (Known.KeysetIndexes, Known.KeysetIndexesChecksum)],
+            (await db.VersionRowsAsync(ct)).Select(r => (r.Version, r.Checksum)));
+        Assert.Equal(ExpectedSchema.UsersColumns, await Catalog.ColumnsAsync(db.DataSource, "public.users", ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+        Assert.Empty((await db.Runner().UpAsync(cancellationToken: ct)).Steps);
+    }
+
+    [Fact]
+    public async Task ScriptUpWithAConnectionIncludesOnlyThePendingMigrations()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("scriptpending", ct);
+        await db.Runner().UpAsync(Known.Initial, ct);
+
+        var result = await CliRunner.RunAsync(["script", "up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("-- 202611220900: keyset pagination indexes", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("CREATE INDEX ix_users_created_at_id ON users (created_at, id);", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("202602282200", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("CREATE TABLE users", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct)); // printing changed nothing
+
+        await db.ExecuteAsync(result.Stdout, ct);
+
+        Assert.All(await db.Runner().GetStatusAsync(ct), s => Assert.Equal(MigrationState.Applied, s.State));
+    }
+
+    private static void AssertInOrder(string text, params string[] parts)
+    {
+        var position = 0;
+        foreach (var part in parts)
+        {
+            var found = text.IndexOf(part, position, StringComparison.Ordinal);
+            Assert.True(found >= 0, $"Expected, after position {position}: {part}\nin:\n{text}");
+            position = found + part.Length;
+        }
+    }
+
+    private static int Count(string text, string part)
+    {
+        var count = 0;
+        for (var i = text.IndexOf(part, StringComparison.Ordinal); i >= 0; i = text.IndexOf(part, i + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+}

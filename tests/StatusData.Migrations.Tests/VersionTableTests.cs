@@ -1,0 +1,40 @@
+using StatusData.Migrations.Tests.Support;
+
+namespace StatusData.Migrations.Tests;
+
+public sealed class VersionTableTests
+{
+    [Fact]
+    public async Task UpRecordsEachVersionWithItsDescriptionTimeAndUpSqlChecksum()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("versiontable", ct);
+        var before = await db.ScalarAsync<DateTime>("SELECT clock_timestamp()", ct);
+
+        await db.Runner().UpAsync(cancellationToken: ct);
+
+        var after = await db.ScalarAsync<DateTime>("SELECT clock_timestamp()", ct);
+        Assert.Equal(
+            [
+                new ColumnFact("version", "bigint", NotNull: true),
+                new ColumnFact("applied_on", "timestamp with time zone", NotNull: true),
+                new ColumnFact("description", "character varying(1024)", NotNull: true),
+                new ColumnFact("checksum", "character(64)", NotNull: true),
+            ],
+            await Catalog.ColumnsAsync(db.DataSource, "public.version_info", ct));
+        Assert.Equal([new ConstraintFact("version_info_pkey", "p", "version")], await Catalog.ConstraintsAsync(db.DataSource, "public.version_info", ct));
+        Assert.Equal([new IndexFact("version_info_pkey", "version", Unique: true, Primary: true)], await Catalog.IndexesAsync(db.DataSource, "public.version_info", ct));
+
+        var rows = await db.VersionRowsAsync(ct);
+        Assert.Equal(
+            [
+                (Known.Initial, Known.InitialDescription, Known.InitialChecksum),
+                (Known.KeysetIndexes, Known.KeysetIndexesDescription, Known.KeysetIndexesChecksum),
+            ],
+            rows.Select(r => (r.Version, r.Description, r.Checksum)));
+        Assert.All(rows, r => Assert.InRange(r.AppliedOn, before, after));
+        Assert.All(rows, r => Assert.Equal(DateTimeKind.Utc, r.AppliedOn.Kind));
+        Assert.Matches("^[0-9a-f]{64}$", Known.InitialChecksum);
+        Assert.NotEqual(Known.InitialChecksum, Known.KeysetIndexesChecksum);
+    }
+}
