@@ -63,15 +63,13 @@ internal static class Program
 
         var baselineVersion = new Argument<long>("version") { Description = "Version to record as applied, e.g. 202602282200 for Alembic revision a1b2c3d4e5f6." };
         var baseline = new Command("baseline", "Record migrations up to a version as applied without running them, after verifying the schema matches.") { baselineVersion };
-        baseline.SetAction((result, ct) => RunAsync(
-            result,
-            async runner =>
-            {
-                await runner.BaselineAsync(result.GetValue(baselineVersion), ct);
-                return new MigrationResult([], result.GetValue(baselineVersion));
-            },
-            false,
-            ct));
+        baseline.SetAction((result, ct) => WithRunnerAsync(result, false, async (runner, _) =>
+        {
+            var version = result.GetValue(baselineVersion);
+            await runner.BaselineAsync(version, ct);
+            await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"baselined: the schema matches; migrations up to {version} are recorded as applied without running them"));
+            return ExitCodes.Success;
+        }, ct));
 
         root.Subcommands.Add(up);
         root.Subcommands.Add(down);

@@ -6,10 +6,10 @@ using StatusData.TestSupport;
 namespace StatusData.Tests.Packaging;
 
 /// <summary>
-/// The package as a consumer gets it: packed, restored from a local folder feed by a tiny app
-/// outside this repository, and run against a real database.
+/// The packages as a consumer gets them: packed, restored from a local folder feed by a tiny app
+/// outside this repository that migrates an empty database at startup and then uses the library.
 /// </summary>
-public sealed class PackageTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>, IDisposable
+public sealed class PackageTests : IDisposable
 {
     private readonly string _work = Directory.CreateTempSubdirectory("statusdata-package-").FullName;
 
@@ -19,12 +19,15 @@ public sealed class PackageTests(DatabaseFixture database) : IClassFixture<Datab
         // A unique version: the NuGet cache would otherwise serve an older build of the same version.
         var version = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         var feed = Directory.CreateDirectory(Path.Combine(_work, "feed")).FullName;
-        var pack = await ProcessRunner.RunAsync(
-            "dotnet",
-            ["pack", Path.Combine(ProcessRunner.RepositoryRoot, "src", "StatusData", "StatusData.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "-p:ContinuousIntegrationBuild=true"],
-            ProcessRunner.RepositoryRoot,
-            TimeSpan.FromMinutes(5));
-        Assert.True(pack.ExitCode == 0, pack.Output);
+        foreach (var project in new[] { "StatusData", "StatusData.Migrations" })
+        {
+            var pack = await ProcessRunner.RunAsync(
+                "dotnet",
+                ["pack", Path.Combine(ProcessRunner.RepositoryRoot, "src", project, project + ".csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "-p:ContinuousIntegrationBuild=true"],
+                ProcessRunner.RepositoryRoot,
+                TimeSpan.FromMinutes(5));
+            Assert.True(pack.ExitCode == 0, pack.Output);
+        }
 
         var nupkg = Path.Combine(feed, $"StatusData.{version}.nupkg");
         Assert.True(File.Exists(Path.Combine(feed, $"StatusData.{version}.snupkg")), "symbols package missing");
@@ -63,13 +66,22 @@ public sealed class PackageTests(DatabaseFixture database) : IClassFixture<Datab
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="StatusData" Version="{version}" />
+                <PackageReference Include="StatusData.Migrations" Version="{version}" />
                 <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="10.0.0" />
               </ItemGroup>
             </Project>
             """, TestContext.Current.CancellationToken);
         await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
             using Microsoft.Extensions.DependencyInjection;
+            using Npgsql;
             using StatusData;
+            using StatusData.Migrations;
+
+            await using (var dataSource = NpgsqlDataSource.Create(args[0]))
+            {
+                var migrated = await new MigrationRunner(dataSource).UpAsync();
+                Console.WriteLine($"migrated={migrated.Steps.Count}");
+            }
 
             await using var services = new ServiceCollection().AddStatusData(args[0]).BuildServiceProvider();
             var users = services.GetRequiredService<IUserRepository>();
@@ -80,9 +92,11 @@ public sealed class PackageTests(DatabaseFixture database) : IClassFixture<Datab
             Console.WriteLine($"xp={posted.Author.Xp} streak={posted.Author.CurrentStreak} feed={feed.Items.Count} first={feed.Items[0].StatusUpdate.Message}");
             """, TestContext.Current.CancellationToken);
 
-        var run = await ProcessRunner.RunAsync("dotnet", ["run", "--", database.ConnectionString], app, TimeSpan.FromMinutes(5));
+        var empty = await (await SharedPostgres.GetAsync()).CreateEmptyAsync("package", TestContext.Current.CancellationToken);
+        var run = await ProcessRunner.RunAsync("dotnet", ["run", "--", empty], app, TimeSpan.FromMinutes(5));
 
         Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Contains("migrated=2", run.Output, StringComparison.Ordinal);
         Assert.Contains("xp=12 streak=1 feed=1 first=hello from a package", run.Output, StringComparison.Ordinal);
     }
 
