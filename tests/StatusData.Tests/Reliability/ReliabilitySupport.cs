@@ -86,7 +86,7 @@ internal static class Backends
     /// <summary>pg_terminate_backend, and waits until the backend is gone.</summary>
     public static async Task TerminateAsync(NpgsqlDataSource admin, int pid)
     {
-        Assert.True(await Sql.ScalarAsync<bool>(admin, "SELECT pg_terminate_backend($1, 60000)", pid), $"backend {pid} was not terminated");
+        Assert.True(await Sql.ScalarAsync<bool>(admin, "SELECT pg_terminate_backend($1, 20000)", pid), $"backend {pid} was not terminated");
     }
 
     public static async Task<int> WaitForAsync(NpgsqlDataSource admin, string sql, object arg)
