@@ -29,6 +29,7 @@ internal static class Program
         var root = new RootCommand("Applies, reverts and inspects StatusData schema migrations.");
         root.Options.Add(ConnectionOption);
         root.Options.Add(LockTimeoutOption);
+        root.Options.Add(ExtraMigrations.Option);
 
         var upTo = new Option<long?>("--to") { Description = "Last version to apply (default: the latest)." };
         var allowDrift = new Option<bool>("--allow-drift") { Description = "Proceed although an applied migration changed since it was applied." };
@@ -191,7 +192,7 @@ internal static class Program
             throw new MigrationException(MigrationFailure.InvalidRequest, "--lock-timeout must be a positive number of seconds.");
         }
 
-        return new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift };
+        return ExtraMigrations.Apply(result, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift });
     }
 
     private static async Task<int> FailAsync(MigrationFailure failure, string message, string? password)
