@@ -73,6 +73,7 @@ internal static class Program
         root.Subcommands.Add(status);
         root.Subcommands.Add(script);
         root.Subcommands.Add(baseline);
+        root.Subcommands.Add(GrantCommand.Create(ConnectionOption));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
