@@ -74,7 +74,15 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
             {
                 timeout.CancelAfter(TimeSpan.FromMinutes(3));
-                await child.WaitForExitAsync(timeout.Token);
+                try
+                {
+                    await child.WaitForExitAsync(timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    child.Kill(entireProcessTree: true);
+                    throw;
+                }
             }
 
             Assert.True(child.ExitCode == 0, $"child test run failed ({child.ExitCode}):\n{await stdout}\n{await stderr}");
