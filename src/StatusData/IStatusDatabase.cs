@@ -17,6 +17,7 @@ public interface IStatusDatabase
     /// </summary>
     /// <param name="cancellationToken">Cancels opening the connection and BEGIN.</param>
     /// <returns>The transaction.</returns>
+    /// <exception cref="TransientDatabaseException">No connection could be had (pool exhausted, server unreachable). Nothing was written.</exception>
     Task<IStatusDataTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default);
 }
 
@@ -42,9 +43,16 @@ public interface IStatusDataTransaction : IAsyncDisposable
     /// <summary>Commits everything done in the transaction.</summary>
     /// <param name="cancellationToken">Cancels the commit (its outcome is then unknown).</param>
     /// <returns>A task that completes when committed.</returns>
+    /// <exception cref="TransientDatabaseException">
+    /// The connection broke or the server refused the commit. <see cref="TransientDatabaseException.OutcomeUnknown"/>
+    /// is <see langword="true"/> only when the connection broke while COMMIT was in flight; otherwise nothing was committed.
+    /// </exception>
     Task CommitAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Rolls everything back. Disposing without committing does the same.</summary>
+    /// <summary>
+    /// Rolls everything back. Disposing without committing does the same. When the transaction's
+    /// connection already broke, the server has rolled it back, and this returns without error.
+    /// </summary>
     /// <param name="cancellationToken">Cancels the rollback.</param>
     /// <returns>A task that completes when rolled back.</returns>
     Task RollbackAsync(CancellationToken cancellationToken = default);

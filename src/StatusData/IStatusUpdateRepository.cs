@@ -55,7 +55,8 @@ public interface IStatusUpdateRepository
     /// <summary>
     /// Imports status updates in bulk with binary COPY: all of them or none. For history and migrations
     /// of data: rows are stored as given (ids and timestamps included) and authors' XP and streaks are
-    /// not touched.
+    /// not touched. Inside a caller's transaction the import runs under a savepoint, so a failed import
+    /// (a bad row, a missing author) leaves the rest of the transaction usable.
     /// </summary>
     /// <param name="statusUpdates">The rows; each is validated like <see cref="PostAsync"/> input, and <see cref="StatusUpdate.CreatedAt"/> must be UTC.</param>
     /// <param name="cancellationToken">Cancels the import; nothing is then written.</param>

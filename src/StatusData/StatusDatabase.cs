@@ -41,11 +41,26 @@ public sealed class StatusDatabase : IStatusDatabase
     /// <inheritdoc />
     public async Task<IStatusDataTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default)
     {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlConnection connection;
+        try
+        {
+            connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e) when (e.IsTransient && !cancellationToken.IsCancellationRequested)
+        {
+            // No connection in time (pool exhausted, server down): typed like every other call's.
+            throw Session.Transient(e, Outcome.NothingWritten);
+        }
+
         try
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             return new StatusDataTransaction(connection, transaction, new Session(connection, transaction, _options, _timeProvider));
+        }
+        catch (NpgsqlException e) when (e.IsTransient && !cancellationToken.IsCancellationRequested)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw Session.Transient(e, Outcome.NothingWritten);
         }
         catch
         {
@@ -64,9 +79,9 @@ public sealed class StatusDatabase : IStatusDatabase
 
         public NpgsqlTransaction Transaction => transaction;
 
-        public Task CommitAsync(CancellationToken cancellationToken = default) => transaction.CommitAsync(cancellationToken);
+        public Task CommitAsync(CancellationToken cancellationToken = default) => session.CommitAsync(cancellationToken);
 
-        public Task RollbackAsync(CancellationToken cancellationToken = default) => transaction.RollbackAsync(cancellationToken);
+        public Task RollbackAsync(CancellationToken cancellationToken = default) => session.RollbackAsync(cancellationToken);
 
         public async ValueTask DisposeAsync()
         {

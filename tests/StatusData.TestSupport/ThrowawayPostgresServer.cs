@@ -118,6 +118,26 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
         TryDelete(RootDirectory);
     }
 
+    /// <summary>
+    /// Restarts the server as an operator would: <c>pg_ctl stop -m fast</c> (every client is disconnected
+    /// and in-flight transactions roll back), an optional pause while it is down, then a start on the
+    /// same port with the same data. For tests that prove clients recover.
+    /// </summary>
+    /// <param name="downtime">How long the server stays down between stop and start.</param>
+    /// <param name="cancellationToken">Cancels the restart.</param>
+    /// <returns>A task that completes when the server accepts connections again.</returns>
+    public async Task RestartAsync(TimeSpan downtime = default, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await RunAsync(_binaries.PgCtl, ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "stop"], Environment.IsPrivilegedProcess, cancellationToken).ConfigureAwait(false);
+        if (downtime > TimeSpan.Zero)
+        {
+            await Task.Delay(downtime, cancellationToken).ConfigureAwait(false);
+        }
+
+        await StartServerAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Stops and deletes throwaway clusters whose owning process is gone (a crashed or killed run).</summary>
     /// <param name="cancellationToken">Cancels the clean-up.</param>
     /// <returns>How many abandoned clusters were removed.</returns>

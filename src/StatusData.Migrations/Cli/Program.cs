@@ -29,6 +29,7 @@ internal static class Program
         var root = new RootCommand("Applies, reverts and inspects StatusData schema migrations.");
         root.Options.Add(ConnectionOption);
         root.Options.Add(LockTimeoutOption);
+        root.Options.Add(ExtraMigrations.Option);
 
         var upTo = new Option<long?>("--to") { Description = "Last version to apply (default: the latest)." };
         var allowDrift = new Option<bool>("--allow-drift") { Description = "Proceed although an applied migration changed since it was applied." };
@@ -77,6 +78,7 @@ internal static class Program
         root.Subcommands.Add(status);
         root.Subcommands.Add(script);
         root.Subcommands.Add(baseline);
+        root.Subcommands.Add(GrantCommand.Create(ConnectionOption));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -203,7 +205,7 @@ internal static class Program
                 string.Create(CultureInfo.InvariantCulture, $"--lock-timeout must be a positive number of seconds, at most {(long)MigrationRunner.MaxLockTimeout.TotalSeconds}."));
         }
 
-        return new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift };
+        return ExtraMigrations.Apply(result, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift });
     }
 
     private static async Task<int> FailAsync(MigrationFailure failure, string message, string? password)

@@ -1,3 +1,4 @@
+using System.Data;
 using Npgsql;
 
 namespace StatusData.Internal;
@@ -7,6 +8,22 @@ internal enum Access
 {
     Read,
     Write,
+}
+
+/// <summary>What a transient error means for the data.</summary>
+internal enum Outcome
+{
+    /// <summary>Nothing was written: a read, or a write the server refused or that never reached it.</summary>
+    NothingWritten,
+
+    /// <summary>A write was sent and the connection broke before its answer: it may have been committed.</summary>
+    Unknown,
+
+    /// <summary>The error happened in a caller's transaction, which the server rolled back or aborted.</summary>
+    TransactionLost,
+
+    /// <summary>The connection broke during the caller's COMMIT: it may have been committed.</summary>
+    CommitUnknown,
 }
 
 /// <summary>
@@ -90,20 +107,81 @@ internal sealed class Session
         {
             throw new DuplicateValueException(field, e);
         }
-        catch (NpgsqlException e) when (e.IsTransient && !cancellationToken.IsCancellationRequested)
+        catch (NpgsqlException e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
         {
+            if (_connection is not null)
+            {
+                // Nothing of a caller's transaction is committed before its CommitAsync: the outcome is known.
+                throw Transient(e, Outcome.TransactionLost);
+            }
+
             // A PostgresException is the server's own answer: the statement failed and was rolled back.
             // Anything else after the statement was sent (a broken connection) leaves a write's outcome unknown.
-            var outcomeUnknown = access == Access.Write && sent && e is not PostgresException;
-            throw new TransientDatabaseException(Describe(e, access, outcomeUnknown), outcomeUnknown, e);
+            throw Transient(e, access == Access.Write && sent && e is not PostgresException ? Outcome.Unknown : Outcome.NothingWritten);
+        }
+        catch (InvalidOperationException e) when (_connection is not null && IsBroken(_connection))
+        {
+            // The caller's transaction lost its connection earlier (e.g. in the caller's own SQL); Npgsql
+            // then says "Transaction is already completed". The server rolled the transaction back.
+            throw BrokenTransaction(e);
         }
     }
 
-    private static string Describe(NpgsqlException e, Access access, bool outcomeUnknown)
+    /// <summary>Commits the caller's transaction, translating a broken connection like every other call.</summary>
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Transaction!.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
+        {
+            // COMMIT was sent. The server's own error means it rolled back; a connection that broke
+            // before the answer leaves the commit's outcome unknown.
+            throw Transient(e, e is PostgresException ? Outcome.TransactionLost : Outcome.CommitUnknown);
+        }
+        catch (InvalidOperationException e) when (IsBroken(_connection!))
+        {
+            throw BrokenTransaction(e);
+        }
+    }
+
+    /// <summary>Rolls the caller's transaction back; when its connection already broke, the server did that already.</summary>
+    public async Task RollbackAsync(CancellationToken cancellationToken)
+    {
+        if (IsBroken(_connection!))
+        {
+            return;
+        }
+
+        await Transaction!.RollbackAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Npgsql's own notion of transient, plus a statement the server cancelled (57014: statement_timeout,
+    /// or pg_cancel_backend), which Npgsql does not count but which may well succeed later. A cancellation
+    /// by the caller's token never gets here: Npgsql raises <see cref="OperationCanceledException"/> for it.
+    /// </summary>
+    private static bool IsTransient(NpgsqlException e) =>
+        e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled };
+
+    private static bool IsBroken(NpgsqlConnection connection) =>
+        connection.FullState.HasFlag(ConnectionState.Broken) || connection.State == ConnectionState.Closed;
+
+    private static TransientDatabaseException BrokenTransaction(Exception e) => new(
+        "A transient database error: the connection of this transaction broke earlier (server restart, backend terminated, network). "
+        + "The server rolled the whole transaction back: nothing of it was committed. Dispose it and run the transaction again. (" + e.Message + ")",
+        outcomeUnknown: false,
+        e);
+
+    /// <summary>A transient error, in the caller's terms: what happened, and what it means for the data.</summary>
+    internal static TransientDatabaseException Transient(NpgsqlException e, Outcome outcome)
     {
         var cause = e switch
         {
-            PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } => "the statement was cancelled by the server (statement_timeout)",
+            PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } p when p.MessageText.Contains("statement timeout", StringComparison.Ordinal)
+                => "the statement ran longer than the server's statement_timeout and was cancelled",
+            PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } => "the statement was cancelled on the server (pg_cancel_backend or an administrator)",
             PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown } => "the server terminated the connection (restart or pg_terminate_backend)",
             PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected } => "a deadlock with another transaction",
             PostgresException { SqlState: PostgresErrorCodes.SerializationFailure } => "a serialization failure",
@@ -111,15 +189,20 @@ internal sealed class Session
             PostgresException { SqlState: PostgresErrorCodes.TooManyConnections } => "the server has no free connection slots (max_connections)",
             PostgresException p => $"SQLSTATE {p.SqlState} {p.MessageText}",
             { InnerException: TimeoutException } when e.Message.Contains("pool", StringComparison.OrdinalIgnoreCase) => "the connection pool was exhausted (raise Max Pool Size, or return connections sooner)",
-            { InnerException: TimeoutException } => "the database did not answer in time",
+            { InnerException: TimeoutException } => "the database did not answer within the command timeout (the connection string's Command Timeout)",
             _ => "the connection to the database failed or broke",
         };
-        var outcome = access == Access.Read
-            ? "Nothing was written."
-            : outcomeUnknown
-                ? "The write may or may not have been committed: check before retrying."
-                : "Nothing was written.";
-        return $"A transient database error: {cause}. {outcome} ({e.Message})";
+        var meaning = outcome switch
+        {
+            Outcome.Unknown => "The write may or may not have been committed: check before retrying.",
+            Outcome.CommitUnknown => "The connection broke during COMMIT: the transaction may or may not have been committed; check before retrying.",
+            Outcome.TransactionLost => "The transaction was rolled back (or is aborted and can only be rolled back): nothing of it was committed. Dispose it and run the transaction again.",
+            _ => "Nothing was written.",
+        };
+        return new TransientDatabaseException(
+            $"A transient database error: {cause}. {meaning} ({e.Message})",
+            outcome is Outcome.Unknown or Outcome.CommitUnknown,
+            e);
     }
 
     private static string? DuplicateField(string? constraint) => constraint switch

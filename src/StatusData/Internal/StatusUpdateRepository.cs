@@ -10,6 +10,8 @@ namespace StatusData.Internal;
 /// </summary>
 internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRepository
 {
+    private const string ImportSavepoint = "statusdata_import";
+
     public async Task<StatusUpdateWithAuthor> PostAsync(Guid userId, string message, string category, int xpAward, DateOnly? day = null, CancellationToken cancellationToken = default)
     {
         Guard.Text(message, session.Options.MaxMessageLength, nameof(message));
@@ -145,7 +147,6 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     public async Task<long> ImportAsync(IEnumerable<StatusUpdate> statusUpdates, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(statusUpdates);
-        const string copy = "COPY status_updates (id, user_id, message, category, created_at) FROM STDIN (FORMAT BINARY)";
         var authors = new HashSet<Guid>();
         try
         {
@@ -153,34 +154,72 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
                 Access.Write,
                 async connection =>
                 {
-                    // One COPY statement: atomic. Leaving without Complete() cancels it, so a bad row or a
-                    // cancellation writes nothing.
-                    var importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false);
-                    await using (importer.ConfigureAwait(false))
+                    // Inside a caller's transaction a failed COPY (a bad row, a missing author) would abort
+                    // the whole transaction; a savepoint confines the failure to this call.
+                    var transaction = session.Transaction;
+                    if (transaction is not null)
                     {
-                        var index = 0;
-                        foreach (var row in statusUpdates)
+                        await transaction.SaveAsync(ImportSavepoint, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    try
+                    {
+                        var imported = await CopyAsync(connection, statusUpdates, authors, cancellationToken).ConfigureAwait(false);
+                        if (transaction is not null)
                         {
-                            ValidateImportRow(row, index++);
-                            authors.Add(row.UserId);
-                            await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                            await importer.WriteAsync(row.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                            await importer.WriteAsync(row.UserId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                            await importer.WriteAsync(row.Message, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                            await importer.WriteAsync(row.Category, NpgsqlDbType.Varchar, cancellationToken).ConfigureAwait(false);
-                            await importer.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                            await transaction.ReleaseAsync(ImportSavepoint, cancellationToken).ConfigureAwait(false);
                         }
 
-                        return (long)await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                        return imported;
+                    }
+                    catch when (transaction is not null && connection.State == System.Data.ConnectionState.Open)
+                    {
+                        await RollbackToSavepointAsync(transaction).ConfigureAwait(false);
+                        throw;
                     }
                 },
                 cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
         {
-            // Inside a caller's transaction the failed COPY has aborted it, so the author cannot be looked up there.
-            var missing = session.Transaction is null ? await FirstMissingAuthorAsync(authors, cancellationToken).ConfigureAwait(false) : Guid.Empty;
+            var missing = await FirstMissingAuthorAsync(authors, cancellationToken).ConfigureAwait(false);
             throw new UserNotFoundException(missing, e);
+        }
+    }
+
+    /// <summary>Best effort: if even this fails, the connection is broken and the original error says more.</summary>
+    private static async Task RollbackToSavepointAsync(NpgsqlTransaction transaction)
+    {
+        try
+        {
+            await transaction.RollbackAsync(ImportSavepoint, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (NpgsqlException)
+        {
+        }
+    }
+
+    /// <summary>One COPY statement: atomic. Leaving without Complete() cancels it, so a bad row or a cancellation writes nothing.</summary>
+    private async Task<long> CopyAsync(NpgsqlConnection connection, IEnumerable<StatusUpdate> statusUpdates, HashSet<Guid> authors, CancellationToken cancellationToken)
+    {
+        const string copy = "COPY status_updates (id, user_id, message, category, created_at) FROM STDIN (FORMAT BINARY)";
+        var importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            var index = 0;
+            foreach (var row in statusUpdates)
+            {
+                ValidateImportRow(row, index++);
+                authors.Add(row.UserId);
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(row.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(row.UserId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(row.Message, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(row.Category, NpgsqlDbType.Varchar, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+            }
+
+            return (long)await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

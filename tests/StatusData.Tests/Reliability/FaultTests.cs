@@ -1,0 +1,263 @@
+using Npgsql;
+using StatusData.Tests.Support;
+using StatusData.TestSupport;
+
+namespace StatusData.Tests.Reliability;
+
+/// <summary>
+/// Faults while the library works: its backend terminated mid-statement (alone and inside a caller's
+/// transaction), statement and command timeouts, an exhausted pool, and read retries. Slow statements
+/// come from test-only triggers in this class's own database that sleep when a value starts with
+/// <c>sleep:</c>, so the test can find the library's backend (by its Application Name) in pg_sleep
+/// and terminate it from an admin connection.
+/// </summary>
+public sealed class FaultTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>, IAsyncLifetime
+{
+    private const string SlowTriggers = """
+        CREATE OR REPLACE FUNCTION reliability_sleep_status_updates() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                IF NEW.message LIKE 'sleep:%' THEN PERFORM pg_sleep(60); END IF;
+                RETURN NEW;
+            END IF;
+            IF OLD.message LIKE 'sleep-on-delete:%' THEN PERFORM pg_sleep(60); END IF;
+            RETURN OLD;
+        END $$;
+        CREATE OR REPLACE FUNCTION reliability_sleep_users() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.display_name LIKE 'sleep:%' THEN PERFORM pg_sleep(60); END IF;
+            RETURN NEW;
+        END $$;
+        CREATE OR REPLACE TRIGGER reliability_sleep BEFORE INSERT OR DELETE ON status_updates FOR EACH ROW EXECUTE FUNCTION reliability_sleep_status_updates();
+        CREATE OR REPLACE TRIGGER reliability_sleep BEFORE INSERT OR UPDATE ON users FOR EACH ROW EXECUTE FUNCTION reliability_sleep_users();
+        """;
+
+    public static TheoryData<string> Operations => ["Users.CreateAsync", "Users.UpdateProfileAsync", "Users.DeleteAsync", "StatusUpdates.PostAsync", "StatusUpdates.ImportAsync"];
+
+    private NpgsqlDataSource Admin => database.DataSource;
+
+    public async ValueTask InitializeAsync() => await Sql.ExecuteAsync(Admin, SlowTriggers);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    [Theory]
+    [MemberData(nameof(Operations))]
+    public async Task ABackendTerminatedMidOperationRaisesATransientErrorWritesNothingAndTheNextCallSucceeds(string operation)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var dataSource = Backends.Create(database.ConnectionString, out var app);
+        var db = new StatusDatabase(dataSource);
+        var user = await db.Users.CreateAsync(Unique.Name(), "Before", Unique.Email(Unique.Name()), "hash", null, ct);
+        await db.StatusUpdates.PostAsync(user.Id, "first", "general", 5, null, ct);
+        if (operation == "Users.DeleteAsync")
+        {
+            await db.StatusUpdates.ImportAsync([new StatusUpdate(Guid.CreateVersion7(), user.Id, "sleep-on-delete: the delete sleeps here", "general", DateTime.UtcNow)], ct);
+        }
+
+        var before = await Sql.SnapshotAsync(Admin);
+
+        Func<Task> slow = operation switch
+        {
+            "Users.CreateAsync" => () => db.Users.CreateAsync(Unique.Name(), "sleep: create", Unique.Email(Unique.Name()), "hash", null, ct),
+            "Users.UpdateProfileAsync" => () => db.Users.UpdateProfileAsync(user.Id, "sleep: update", Unique.Email(Unique.Name()), null, ct),
+            "Users.DeleteAsync" => () => db.Users.DeleteAsync(user.Id, ct),
+            "StatusUpdates.PostAsync" => () => db.StatusUpdates.PostAsync(user.Id, "sleep: post", "general", 10, null, ct),
+            "StatusUpdates.ImportAsync" => () => db.StatusUpdates.ImportAsync(
+                [
+                    new StatusUpdate(Guid.CreateVersion7(), user.Id, "imported 1", "general", DateTime.UtcNow),
+                    new StatusUpdate(Guid.CreateVersion7(), user.Id, "sleep: imported 2", "general", DateTime.UtcNow),
+                    new StatusUpdate(Guid.CreateVersion7(), user.Id, "imported 3", "general", DateTime.UtcNow),
+                ],
+                ct),
+            _ => throw new ArgumentOutOfRangeException(nameof(operation)),
+        };
+        var running = slow();
+        var pid = await Backends.WaitForSleepAsync(Admin, app);
+        await Backends.TerminateAsync(Admin, pid);
+
+        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => running);
+
+        // The server aborted the statement and said so (57P01): the outcome is known, nothing was written.
+        Assert.False(error.OutcomeUnknown, error.ToString());
+        Assert.Contains("terminated the connection", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await Sql.SnapshotAsync(Admin));
+
+        // The same data source goes on working.
+        var next = await db.StatusUpdates.PostAsync(user.Id, "after the fault", "general", 1, null, ct);
+        Assert.Equal(6, next.Author.Xp);
+        Assert.Equal(0, await Sql.OrphansAsync(Admin));
+    }
+
+    [Fact]
+    public async Task ABackendTerminatedInsideACallersTransactionRollsBackAllOfItAndTheNextCallSucceeds()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var dataSource = Backends.Create(database.ConnectionString, out var app);
+        var db = new StatusDatabase(dataSource);
+        var before = await Sql.SnapshotAsync(Admin);
+        var username = Unique.Name();
+
+        var transaction = await db.BeginTransactionAsync(ct);
+        await using (transaction)
+        {
+            var user = await transaction.Users.CreateAsync(username, "In a transaction", Unique.Email(username), "hash", null, ct);
+            await transaction.StatusUpdates.PostAsync(user.Id, "committed? no", "general", 10, null, ct);
+            var running = transaction.StatusUpdates.PostAsync(user.Id, "sleep: in the transaction", "general", 10, null, ct);
+            await Backends.TerminateAsync(Admin, await Backends.WaitForSleepAsync(Admin, app));
+
+            var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => running);
+            Assert.False(error.OutcomeUnknown, "nothing of a caller's transaction is committed before CommitAsync: " + error);
+            Assert.Contains("transaction", error.Message, StringComparison.Ordinal);
+
+            // Committing what is left cannot succeed, and says so in the same terms.
+            var commit = await Assert.ThrowsAsync<TransientDatabaseException>(() => transaction.CommitAsync(ct));
+            Assert.False(commit.OutcomeUnknown, commit.ToString());
+        }
+
+        Assert.Equal(before, await Sql.SnapshotAsync(Admin));
+
+        // Nothing of it was committed: the same username is free, and the data source works.
+        var again = await db.Users.CreateAsync(username, "Again", Unique.Email(username), "hash", null, ct);
+        Assert.Equal(again, await db.Users.GetByUsernameAsync(username, ct));
+    }
+
+    [Fact]
+    public async Task ABackendTerminatedWhileTheCallersOwnSqlRunsLeavesTheTransactionReportingTransientErrors()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var dataSource = Backends.Create(database.ConnectionString, out var app);
+        var db = new StatusDatabase(dataSource);
+        var before = await Sql.SnapshotAsync(Admin);
+
+        var transaction = await db.BeginTransactionAsync(ct);
+        await using (transaction)
+        {
+            var user = await transaction.Users.CreateAsync(Unique.Name(), "Caller SQL", Unique.Email(Unique.Name()), "hash", null, ct);
+            await using var sleep = new NpgsqlCommand("SELECT pg_sleep(60)", transaction.Connection, transaction.Transaction);
+            var running = sleep.ExecuteNonQueryAsync(ct);
+            await Backends.TerminateAsync(Admin, await Backends.WaitForSleepAsync(Admin, app));
+            var raw = await Assert.ThrowsAsync<PostgresException>(() => running);
+            Assert.Equal(PostgresErrorCodes.AdminShutdown, raw.SqlState);
+
+            // The library's next call in the broken transaction is a typed transient error, not an InvalidOperationException.
+            var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => transaction.StatusUpdates.PostAsync(user.Id, "after", "general", 1, null, ct));
+            Assert.False(error.OutcomeUnknown, error.ToString());
+        }
+
+        Assert.Equal(before, await Sql.SnapshotAsync(Admin));
+        await db.Users.CreateAsync(Unique.Name(), "Next", Unique.Email(Unique.Name()), "hash", null, ct);
+    }
+
+    [Fact]
+    public async Task AStatementTimeoutIsATransientErrorThatNamesStatementTimeoutAndWritesNothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var dataSource = Backends.Create(database.ConnectionString, out _, b => b.Options = "-c statement_timeout=50");
+        var db = new StatusDatabase(dataSource);
+        var user = await db.Users.CreateAsync(Unique.Name(), "Timeout", Unique.Email(Unique.Name()), "hash", null, ct);
+        var before = await Sql.SnapshotAsync(Admin);
+
+        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "sleep: too slow", "general", 10, null, ct));
+
+        Assert.Contains("statement_timeout", error.Message, StringComparison.Ordinal);
+        Assert.False(error.OutcomeUnknown, error.ToString());
+        Assert.Equal(before, await Sql.SnapshotAsync(Admin));
+        var next = await db.StatusUpdates.PostAsync(user.Id, "fast enough", "general", 10, null, ct);
+        Assert.Equal(10, next.Author.Xp);
+    }
+
+    [Fact]
+    public async Task ACommandTimeoutIsATransientErrorThatSaysTheDatabaseDidNotAnswerInTime()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var dataSource = Backends.Create(database.ConnectionString, out _, b => b.CommandTimeout = 1);
+        var db = new StatusDatabase(dataSource);
+        var user = await db.Users.CreateAsync(Unique.Name(), "Timeout", Unique.Email(Unique.Name()), "hash", null, ct);
+        var before = await Sql.SnapshotAsync(Admin);
+
+        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "sleep: too slow", "general", 10, null, ct));
+
+        Assert.Contains("Command Timeout", error.Message, StringComparison.Ordinal);
+
+        // Npgsql cancelled the statement on the server, so nothing was written; the flag may still say unknown.
+        Assert.Equal(before, await Sql.SnapshotAsync(Admin));
+        var next = await db.StatusUpdates.PostAsync(user.Id, "fast enough", "general", 10, null, ct);
+        Assert.Equal(10, next.Author.Xp);
+    }
+
+    [Fact]
+    public async Task AnExhaustedPoolIsATransientErrorThatNamesThePoolAndWritesNothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var dataSource = Backends.Create(database.ConnectionString, out _, b =>
+        {
+            b.MaxPoolSize = 1;
+            b.Timeout = 1;
+        });
+        var db = new StatusDatabase(dataSource);
+        var before = await Sql.SnapshotAsync(Admin);
+        var username = Unique.Name();
+
+        var holder = await db.BeginTransactionAsync(ct);
+        await using (holder)
+        {
+            var read = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.Users.GetByUsernameAsync(username, ct));
+            Assert.Contains("pool", read.Message, StringComparison.Ordinal);
+            var write = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.Users.CreateAsync(username, "Pool", Unique.Email(username), "hash", null, ct));
+            Assert.Contains("pool", write.Message, StringComparison.Ordinal);
+            Assert.False(write.OutcomeUnknown, "the write never reached a connection: " + write);
+            var begin = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.BeginTransactionAsync(ct));
+            Assert.Contains("pool", begin.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, await Sql.SnapshotAsync(Admin));
+        var created = await db.Users.CreateAsync(username, "Pool", Unique.Email(username), "hash", null, ct);
+        Assert.Equal(created, await db.Users.GetByUsernameAsync(username, ct));
+    }
+
+    [Fact]
+    public async Task WithThreeReadAttemptsAReadSurvivesATerminatedPooledConnection()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = await new StatusDatabase(Admin).Users.CreateAsync(Unique.Name(), "Reader", Unique.Email(Unique.Name()), "hash", null, ct);
+
+        // Control: without retries, the same fault fails the read. One pooled connection, so the next call gets the killed one.
+        await using (var dataSource = Backends.Create(database.ConnectionString, out var app, b => b.MaxPoolSize = 1))
+        {
+            var once = new StatusDatabase(dataSource, new StatusDataOptions { ReadAttempts = 1 });
+            Assert.Equal(user, await once.Users.GetByIdAsync(user.Id, ct));
+            await Backends.TerminateAsync(Admin, await Backends.WaitForIdleAsync(Admin, app));
+            var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => once.Users.GetByIdAsync(user.Id, ct));
+            Assert.False(error.OutcomeUnknown);
+        }
+
+        await using (var dataSource = Backends.Create(database.ConnectionString, out var app, b => b.MaxPoolSize = 1))
+        {
+            var retrying = new StatusDatabase(dataSource, new StatusDataOptions { ReadAttempts = 3 });
+            Assert.Equal(user, await retrying.Users.GetByIdAsync(user.Id, ct));
+            await Backends.TerminateAsync(Admin, await Backends.WaitForIdleAsync(Admin, app));
+            Assert.Equal(user, await retrying.Users.GetByIdAsync(user.Id, ct));
+        }
+    }
+
+    [Fact]
+    public async Task WritesAreNeverRetriedEvenWithReadAttempts()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var dataSource = Backends.Create(database.ConnectionString, out var app, b => b.MaxPoolSize = 1);
+        var db = new StatusDatabase(dataSource, new StatusDataOptions { ReadAttempts = 3 });
+        var user = await db.Users.CreateAsync(Unique.Name(), "Writer", Unique.Email(Unique.Name()), "hash", null, ct);
+        await Backends.TerminateAsync(Admin, await Backends.WaitForIdleAsync(Admin, app));
+
+        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "only once", "general", 7, null, ct));
+
+        // Not retried: no row, no XP. A retry would have succeeded on a fresh connection and returned normally.
+        Assert.Equal(0L, await Sql.ScalarAsync<long>(Admin, "SELECT count(*) FROM status_updates WHERE user_id = $1", user.Id));
+        Assert.Equal(0, await Sql.ScalarAsync<int>(Admin, "SELECT xp FROM users WHERE id = $1", user.Id));
+        Assert.True(error.OutcomeUnknown || error.InnerException is PostgresException, error.ToString());
+
+        var next = await db.StatusUpdates.PostAsync(user.Id, "only once", "general", 7, null, ct);
+        Assert.Equal(7, next.Author.Xp);
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(Admin, "SELECT count(*) FROM status_updates WHERE user_id = $1", user.Id));
+    }
+}

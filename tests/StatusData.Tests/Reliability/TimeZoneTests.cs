@@ -1,0 +1,215 @@
+using System.Globalization;
+using Npgsql;
+using StatusData.Tests.Support;
+using StatusData.TestSupport;
+
+namespace StatusData.Tests.Reliability;
+
+/// <summary>
+/// Results do not depend on time zones: not on the database session's TimeZone (connection string
+/// <c>Timezone=…</c>, including +05:30 and +13:45 zones), not on the offset the TimeProvider reports, and
+/// not on the process's own time zone (TZ), which is checked in child processes: the test assembly
+/// itself re-run under <c>TZ=America/New_York</c>, and the CLI's <c>status</c> under several TZ values.
+/// </summary>
+public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
+{
+    private const string ProbeOutputVariable = "STATUSDATA_TZ_PROBE_OUTPUT";
+
+    /// <summary>A quarter to midnight UTC: already the next day in Kolkata (+05:30) and Chatham (+13:45).</summary>
+    private static readonly DateTimeOffset Start = new DateTimeOffset(2026, 3, 1, 23, 45, 30, TimeSpan.Zero).AddTicks(1_234_567);
+
+    [Fact]
+    public async Task TheSessionTimeZoneChangesNoInstantDateOrOrder()
+    {
+        var utc = await ObserveAsync("UTC", TimeSpan.Zero);
+        Assert.Equal(ExpectedObservation, utc);
+        foreach (var (zone, offset) in new[] { ("Asia/Kolkata", TimeSpan.FromHours(5.5)), ("Pacific/Chatham", new TimeSpan(13, 45, 0)), ("America/New_York", TimeSpan.FromHours(-5)) })
+        {
+            Assert.Equal(utc, await ObserveAsync(zone, offset));
+        }
+    }
+
+    /// <summary>
+    /// Run in-process as a normal test; and by <see cref="TheProcessTimeZoneChangesNothing"/> in a child
+    /// process with another TZ, where it writes what it observed to a file for the parent to compare.
+    /// </summary>
+    [Fact]
+    public async Task ProcessTimeZoneProbe()
+    {
+        var observed = await ObserveAsync("UTC", TimeSpan.Zero);
+        Assert.Equal(ExpectedObservation, observed);
+        if (Environment.GetEnvironmentVariable(ProbeOutputVariable) is { Length: > 0 } output)
+        {
+            await File.WriteAllLinesAsync(output, [TimeZoneInfo.Local.Id, .. observed], TestContext.Current.CancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task TheProcessTimeZoneChangesNothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var zone = TimeZoneInfo.Local.Id == "America/New_York" ? "Asia/Kolkata" : "America/New_York";
+        var output = Path.Combine(Path.GetTempPath(), $"statusdata-tz-probe-{Guid.NewGuid():N}.txt");
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "StatusData.Tests.dll"), "-method", $"{typeof(TimeZoneTests).FullName}.{nameof(ProcessTimeZoneProbe)}", "-noLogo", "-parallel", "none" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            start.Environment["TZ"] = zone;
+            start.Environment[ProbeOutputVariable] = output;
+
+            // The child uses this run's server (its own databases on it) instead of starting another.
+            start.Environment[PostgresServers.ConnectionVariable] = (await SharedPostgres.GetAsync()).Server.AdminConnectionString;
+            using var child = System.Diagnostics.Process.Start(start)!;
+            var stdout = child.StandardOutput.ReadToEndAsync(ct);
+            var stderr = child.StandardError.ReadToEndAsync(ct);
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                timeout.CancelAfter(TimeSpan.FromMinutes(3));
+                try
+                {
+                    await child.WaitForExitAsync(timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    child.Kill(entireProcessTree: true);
+                    throw;
+                }
+            }
+
+            Assert.True(child.ExitCode == 0, $"child test run failed ({child.ExitCode}):\n{await stdout}\n{await stderr}");
+            var lines = await File.ReadAllLinesAsync(output, ct);
+            Assert.Equal(zone, lines[0]); // the child really ran in the other zone
+            Assert.Equal(await ObserveAsync("UTC", TimeSpan.Zero), lines[1..]);
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+
+    [Fact]
+    public async Task TheCliPrintsTheSameAppliedOnTimesInEveryProcessTimeZone()
+    {
+        var outputs = new List<string>();
+        foreach (var zone in new[] { "UTC", "America/New_York", "Pacific/Chatham" })
+        {
+            using var json = await CliProcess.RunAsync(["status", "--json", "--connection", database.ConnectionString], new Dictionary<string, string> { ["TZ"] = zone });
+            Assert.True(json.ExitCode == 0, json.ToString());
+            using var table = await CliProcess.RunAsync(["status", "--connection", database.ConnectionString], new Dictionary<string, string> { ["TZ"] = zone });
+            Assert.True(table.ExitCode == 0, table.ToString());
+            outputs.Add(json.StandardOutput + table.StandardOutput);
+        }
+
+        var appliedOn = await Sql.ScalarAsync<DateTime>(database.DataSource, "SELECT min(applied_on) FROM version_info");
+        Assert.Contains(appliedOn.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), outputs[0], StringComparison.Ordinal);
+        Assert.All(outputs, o => Assert.Equal(outputs[0], o));
+    }
+
+    private static IReadOnlyList<string> ExpectedObservation =>
+    [
+        "user created_at=2026-03-01T23:45:30.1234560Z kind=Utc",
+        "post first created_at=2026-03-01T23:45:30.1234560Z kind=Utc author.last_post_date=2026-03-01 streak=1/1 xp=10",
+        "post second created_at=2026-03-02T00:45:30.1234560Z kind=Utc author.last_post_date=2026-03-02 streak=2/2 xp=20",
+        "post third created_at=2026-03-02T00:45:31.1234560Z kind=Utc author.last_post_date=2026-03-02 streak=2/2 xp=30",
+        "post fourth created_at=2026-03-03T23:45:31.1234560Z kind=Utc author.last_post_date=2026-03-03 streak=3/3 xp=40",
+        "user last_post_date=2026-03-03 streak=3/3 xp=40 created_at=2026-03-01T23:45:30.1234560Z kind=Utc",
+        "by user page 1: fourth@2026-03-03T23:45:31.1234560Z/Utc imported@2026-03-02T12:00:00.0000010Z/Utc",
+        "by user page 2: third@2026-03-02T00:45:31.1234560Z/Utc second@2026-03-02T00:45:30.1234560Z/Utc",
+        "by user page 3: first@2026-03-01T23:45:30.1234560Z/Utc",
+        "feed page 1: fourth@2026-03-03T23:45:31.1234560Z/Utc imported@2026-03-02T12:00:00.0000010Z/Utc",
+        "feed page 2: third@2026-03-02T00:45:31.1234560Z/Utc second@2026-03-02T00:45:30.1234560Z/Utc",
+        "feed page 3: first@2026-03-01T23:45:30.1234560Z/Utc",
+        "category page 1: fourth@2026-03-03T23:45:31.1234560Z/Utc imported@2026-03-02T12:00:00.0000010Z/Utc",
+        "category page 2: third@2026-03-02T00:45:31.1234560Z/Utc second@2026-03-02T00:45:30.1234560Z/Utc",
+        "category page 3: first@2026-03-01T23:45:30.1234560Z/Utc",
+        "users page: 2026-03-01T23:45:30.1234560Z/Utc",
+        "with updates: fourth imported third second first",
+    ];
+
+    /// <summary>
+    /// One scenario through a data source whose session TimeZone is <paramref name="zone"/> and a clock
+    /// that reports its time with <paramref name="clockOffset"/>; described without ids or names, so
+    /// that runs in different zones and processes can be compared line by line.
+    /// </summary>
+    private async Task<List<string>> ObserveAsync(string zone, TimeSpan clockOffset)
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        // The feed is global: start from empty tables (this class's own database; its tests run one at a time).
+        await Sql.ExecuteAsync(database.DataSource, "DELETE FROM status_updates; DELETE FROM users");
+        var builder = new NpgsqlDataSourceBuilder(database.ConnectionString);
+        builder.ConnectionStringBuilder.Timezone = zone;
+        await using var dataSource = builder.Build();
+        Assert.Equal(zone, await Sql.ScalarAsync<string>(dataSource, "SHOW TimeZone"));
+
+        var clock = new ManualClock(Start.ToOffset(clockOffset));
+        var db = new StatusDatabase(dataSource, null, clock);
+        var category = Unique.Name("tz");
+        var observed = new List<string>();
+
+        var user = await db.Users.CreateAsync(Unique.Name(), "Zoned", Unique.Email(Unique.Name()), "hash", null, ct);
+        observed.Add($"user created_at={Instant(user.CreatedAt)}");
+
+        await PostAsync("first", null);
+        clock.Advance(TimeSpan.FromHours(1));
+        await PostAsync("second", null);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await PostAsync("third", new DateOnly(2026, 3, 2));
+        clock.Advance(TimeSpan.FromDays(1) + TimeSpan.FromHours(23));
+        await PostAsync("fourth", null);
+        Assert.Equal(1, await db.StatusUpdates.ImportAsync([new StatusUpdate(Guid.CreateVersion7(), user.Id, "imported", category, new DateTime(2026, 3, 2, 12, 0, 0, DateTimeKind.Utc).AddTicks(10))], ct));
+
+        var stored = (await db.Users.GetByIdAsync(user.Id, ct))!;
+        observed.Add($"user last_post_date={stored.LastPostDate:yyyy-MM-dd} streak={stored.CurrentStreak}/{stored.LongestStreak} xp={stored.Xp} created_at={Instant(stored.CreatedAt)}");
+
+        await PagesAsync("by user", after => db.StatusUpdates.ListByUserAsync(user.Id, 2, after, ct));
+        await PagesAsync("feed", async after =>
+        {
+            var page = await db.StatusUpdates.GetFeedAsync(2, after, ct);
+            return new Page<StatusUpdate>(page.Items.Select(i => i.StatusUpdate).ToList(), page.Next);
+        });
+        await PagesAsync("category", after => db.StatusUpdates.ListByCategoryAsync(category, 2, after, ct));
+
+        var users = await db.Users.ListAsync(1000, new PageCursor(user.CreatedAt.AddTicks(-10), Guid.Empty), ct);
+        observed.Add("users page: " + string.Join(' ', users.Items.Where(u => u.Id == user.Id).Select(u => Instant(u.CreatedAt).Replace(" kind=", "/", StringComparison.Ordinal))));
+        var withUpdates = (await db.Users.GetWithStatusUpdatesAsync(user.Id, ct))!;
+        observed.Add("with updates: " + string.Join(' ', withUpdates.StatusUpdates.Select(s => s.Message)));
+        return observed;
+
+        async Task PostAsync(string message, DateOnly? day)
+        {
+            var posted = await db.StatusUpdates.PostAsync(user.Id, message, category, 10, day, ct);
+            var author = posted.Author;
+            observed.Add($"post {message} created_at={Instant(posted.StatusUpdate.CreatedAt)} author.last_post_date={author.LastPostDate:yyyy-MM-dd} streak={author.CurrentStreak}/{author.LongestStreak} xp={author.Xp}");
+            Assert.Equal(posted.StatusUpdate, (await db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct))!.StatusUpdate);
+        }
+
+        async Task PagesAsync(string name, Func<PageCursor?, Task<Page<StatusUpdate>>> list)
+        {
+            PageCursor? after = null;
+            for (var number = 1; ; number++)
+            {
+                var page = await list(after);
+                observed.Add($"{name} page {number}: " + string.Join(' ', page.Items.Select(s => $"{s.Message}@{s.CreatedAt.ToString("O", CultureInfo.InvariantCulture)}/{s.CreatedAt.Kind}")));
+                if (page.Next is not { } next)
+                {
+                    break;
+                }
+
+                after = next;
+            }
+        }
+    }
+
+    private static string Instant(DateTime value) =>
+        $"{value.ToString("O", CultureInfo.InvariantCulture)} kind={value.Kind}";
+}
