@@ -71,6 +71,7 @@ internal sealed class Session
     public async Task<T> RunAsync<T>(Access access, Func<NpgsqlConnection, Task<T>> work, CancellationToken cancellationToken)
     {
         // Reads outside a caller's transaction may be retried; inside one, the transaction is already lost.
+        // Not after a statement timeout: the same query would most likely time out again.
         var attempts = access == Access.Read && _connection is null ? Options.ReadAttempts : 1;
         for (var attempt = 1; ; attempt++)
         {
@@ -78,7 +79,7 @@ internal sealed class Session
             {
                 return await RunOnceAsync(access, work, cancellationToken).ConfigureAwait(false);
             }
-            catch (TransientDatabaseException) when (attempt < attempts)
+            catch (TransientDatabaseException e) when (attempt < attempts && e.InnerException is not PostgresException { SqlState: PostgresErrorCodes.QueryCanceled })
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(50 * (1 << attempt)), Time, cancellationToken).ConfigureAwait(false);
             }
