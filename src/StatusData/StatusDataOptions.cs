@@ -20,6 +20,30 @@ public sealed class StatusDataOptions
     /// </summary>
     public int ReadAttempts { get; set; } = 1;
 
+    /// <summary>
+    /// Sends the reads that tolerate replica lag (feed, leaderboard, lookups, lists, a user with their
+    /// updates, single status updates) to standbys when the data source is an
+    /// <see cref="Npgsql.NpgsqlMultiHostDataSource"/> (a connection string with several hosts, e.g.
+    /// <c>Host=primary,standby1,standby2</c>): they use <c>TargetSessionAttributes.PreferStandby</c>, so
+    /// they fall back to the primary when no standby is up. Writes, everything inside an
+    /// <see cref="IStatusDataTransaction"/>, and reads that must see the primary's latest state then use
+    /// <c>TargetSessionAttributes.Primary</c>. A read on a standby may not yet see a write that was just
+    /// committed: read your own writes inside a transaction. Default <see langword="false"/>: every call
+    /// uses the data source as given. With a single-host data source this setting has no effect.
+    /// See docs/scaling.md for the routing of every method.
+    /// </summary>
+    public bool ReadsFromStandbys { get; set; }
+
+    /// <summary>
+    /// Whether StatusData may prepare its statements on the server (<c>NpgsqlCommand.PrepareAsync</c>).
+    /// Default <see langword="true"/>. Set it to <see langword="false"/> behind PgBouncer in transaction
+    /// mode older than 1.21 (or with <c>max_prepared_statements = 0</c>), where a statement prepared on one
+    /// server connection does not exist on the next one; also set <c>Max Auto Prepare=0</c> in the
+    /// connection string there. This setting only governs statements StatusData prepares explicitly; see
+    /// docs/scaling.md.
+    /// </summary>
+    public bool PrepareStatements { get; set; } = true;
+
     /// <summary>Throws if a setting is out of range.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
     internal void Validate()

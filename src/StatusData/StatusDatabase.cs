@@ -10,6 +10,8 @@ namespace StatusData;
 /// </summary>
 public sealed class StatusDatabase : IStatusDatabase
 {
+    // Where writes and transactions go, and where lag-tolerant reads go: both the given data source,
+    // unless StatusDataOptions.ReadsFromStandbys routes a multi-host data source (docs/scaling.md).
     private readonly NpgsqlDataSource _dataSource;
     private readonly StatusDataOptions _options;
     private readonly TimeProvider _timeProvider;
@@ -22,12 +24,30 @@ public sealed class StatusDatabase : IStatusDatabase
     public StatusDatabase(NpgsqlDataSource dataSource, StatusDataOptions? options = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        _dataSource = dataSource;
         options ??= new StatusDataOptions();
-        _options = new StatusDataOptions { MaxMessageLength = options.MaxMessageLength, ReadAttempts = options.ReadAttempts };
+        _options = new StatusDataOptions
+        {
+            MaxMessageLength = options.MaxMessageLength,
+            ReadAttempts = options.ReadAttempts,
+            ReadsFromStandbys = options.ReadsFromStandbys,
+            PrepareStatements = options.PrepareStatements,
+        };
         _options.Validate();
         _timeProvider = timeProvider ?? TimeProvider.System;
-        var session = new Session(dataSource, _options, _timeProvider);
+        NpgsqlDataSource readDataSource;
+        if (_options.ReadsFromStandbys && dataSource is NpgsqlMultiHostDataSource multiHost)
+        {
+            // Views over the same pools, owned (and disposed) with the caller's data source.
+            _dataSource = multiHost.WithTargetSession(TargetSessionAttributes.Primary);
+            readDataSource = multiHost.WithTargetSession(TargetSessionAttributes.PreferStandby);
+        }
+        else
+        {
+            _dataSource = dataSource;
+            readDataSource = dataSource;
+        }
+
+        var session = new Session(_dataSource, readDataSource, _options, _timeProvider);
         Users = new UserRepository(session);
         StatusUpdates = new StatusUpdateRepository(session);
     }

@@ -3,11 +3,17 @@ using Npgsql;
 
 namespace StatusData.Internal;
 
-/// <summary>Whether an operation only reads (and may be retried) or writes (and never is).</summary>
+/// <summary>Whether an operation only reads (and may be retried) or writes (and never is), and where it may run.</summary>
 internal enum Access
 {
+    /// <summary>A read that tolerates replica lag: a standby when <see cref="StatusDataOptions.ReadsFromStandbys"/> routes.</summary>
     Read,
+
+    /// <summary>A write: always the primary.</summary>
     Write,
+
+    /// <summary>A read that must see the primary's latest state (e.g. explaining a write that just failed): the primary.</summary>
+    ReadPrimary,
 }
 
 /// <summary>What a transient error means for the data.</summary>
@@ -34,11 +40,17 @@ internal enum Outcome
 internal sealed class Session
 {
     private readonly NpgsqlDataSource? _dataSource;
+    private readonly NpgsqlDataSource? _readDataSource;
     private readonly NpgsqlConnection? _connection;
 
-    public Session(NpgsqlDataSource dataSource, StatusDataOptions options, TimeProvider timeProvider)
+    /// <param name="dataSource">Writes and reads that must see the primary.</param>
+    /// <param name="readDataSource">Reads that tolerate replica lag (the same data source unless reads are routed to standbys).</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="timeProvider">The clock.</param>
+    public Session(NpgsqlDataSource dataSource, NpgsqlDataSource readDataSource, StatusDataOptions options, TimeProvider timeProvider)
     {
         _dataSource = dataSource;
+        _readDataSource = readDataSource;
         Options = options;
         Time = timeProvider;
     }
@@ -72,7 +84,7 @@ internal sealed class Session
     {
         // Reads outside a caller's transaction may be retried; inside one, the transaction is already lost.
         // Not after a statement timeout: the same query would most likely time out again.
-        var attempts = access == Access.Read && _connection is null ? Options.ReadAttempts : 1;
+        var attempts = access != Access.Write && _connection is null ? Options.ReadAttempts : 1;
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -97,7 +109,9 @@ internal sealed class Session
                 return await work(_connection).ConfigureAwait(false);
             }
 
-            var connection = await _dataSource!.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            // Lag-tolerant reads may go to a standby; writes and primary reads never do (docs/scaling.md).
+            var dataSource = access == Access.Read ? _readDataSource! : _dataSource!;
+            var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 sent = true;

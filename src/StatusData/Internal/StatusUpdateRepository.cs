@@ -243,7 +243,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     {
         const string sql = "SELECT a.id FROM unnest(@authors) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.id) LIMIT 1";
         return await session.RunAsync(
-            Access.Read,
+            Access.ReadPrimary,
             connection => connection.QuerySingleOrDefaultAsync<Guid>(new CommandDefinition(sql, new { authors = authors.ToArray() }, session.Transaction, cancellationToken: cancellationToken)),
             cancellationToken).ConfigureAwait(false);
     }
