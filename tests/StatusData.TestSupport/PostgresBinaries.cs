@@ -7,6 +7,8 @@ internal sealed record PostgresBinaries(string Directory)
 
     public string PgCtl => Path.Combine(Directory, "pg_ctl");
 
+    public string PgBaseBackup => Path.Combine(Directory, "pg_basebackup");
+
     /// <summary>STATUSDATA_PG_BIN, else Debian's newest /usr/lib/postgresql/N/bin, else initdb on PATH.</summary>
     public static PostgresBinaries? Find()
     {

@@ -19,13 +19,15 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
     private const string OwnerFile = "owner.pid";
 
     private readonly PostgresBinaries _binaries;
+    private readonly string[] _extraSettings;
     private bool _disposed;
 
-    private ThrowawayPostgresServer(PostgresBinaries binaries, string rootDirectory, int port)
+    private ThrowawayPostgresServer(PostgresBinaries binaries, string rootDirectory, int port, params string[] extraSettings)
     {
         _binaries = binaries;
         RootDirectory = rootDirectory;
         Port = port;
+        _extraSettings = extraSettings;
     }
 
     /// <summary>The folder holding the cluster, its socket folder and its log.</summary>
@@ -119,6 +121,97 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
     }
 
     /// <summary>
+    /// Starts a streaming-replication standby of this server: <c>pg_basebackup -R</c> into a new throwaway
+    /// folder (as the postgres OS user when root), on its own free port, replaying from this server over
+    /// 127.0.0.1 (initdb's default pg_hba.conf trusts replication connections from there). Dispose it like
+    /// any throwaway server. The standby has replayed what the primary had when the backup ended; use
+    /// <see cref="WaitForReplayAsync"/> for anything written since.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The running standby.</returns>
+    public async Task<ThrowawayPostgresServer> StartStandbyAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var root = Path.Combine(Path.GetTempPath(), FolderPrefix + "standby-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(root);
+        await File.WriteAllTextAsync(Path.Combine(root, OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+        Directory.CreateDirectory(Path.Combine(root, "socket"));
+        try
+        {
+            if (Environment.IsPrivilegedProcess)
+            {
+                await RunAsync("chown", ["-R", "postgres:postgres", root], asPostgres: false, cancellationToken).ConfigureAwait(false);
+            }
+
+            // -R writes standby.signal (and a primary_conninfo that StartServerAsync rewrites with the settings below).
+            await RunAsync(_binaries.PgBaseBackup, ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-D", Path.Combine(root, "data"), "-R", "-X", "stream", "-c", "fast", "--no-sync"], Environment.IsPrivilegedProcess, cancellationToken).ConfigureAwait(false);
+            for (var attempt = 1; ; attempt++)
+            {
+                var standby = new ThrowawayPostgresServer(_binaries, root, FreePort(), $"primary_conninfo = 'host=127.0.0.1 port={Port} user=postgres application_name=statusdata_standby'", "hot_standby = on");
+                try
+                {
+                    await standby.StartServerAsync(cancellationToken).ConfigureAwait(false);
+                    return standby;
+                }
+                catch (InvalidOperationException) when (attempt < 5)
+                {
+                    // The port was taken between our probe and the server's bind: try another.
+                }
+            }
+        }
+        catch
+        {
+            TryDelete(root);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="standby"/> has replayed everything this server had written when the
+    /// call began (<c>pg_last_wal_replay_lsn() &gt;= pg_current_wal_insert_lsn()</c>: the insert position,
+    /// not the write position, because throwaway servers run with synchronous_commit off, so a commit's
+    /// record may not be written out yet). Polls; fails after two minutes.
+    /// </summary>
+    /// <param name="standby">A standby of this server.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A task that completes when the standby has caught up.</returns>
+    public async Task WaitForReplayAsync(ThrowawayPostgresServer standby, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(standby);
+        string target;
+        await using (var primary = new Npgsql.NpgsqlConnection(AdminConnectionString + ";Pooling=false"))
+        {
+            await primary.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = new Npgsql.NpgsqlCommand("SELECT pg_current_wal_insert_lsn()::text", primary);
+            target = (string)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        await using var replica = new Npgsql.NpgsqlConnection(standby.AdminConnectionString + ";Pooling=false");
+        await replica.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var check = new Npgsql.NpgsqlCommand("SELECT coalesce(pg_last_wal_replay_lsn() >= @target::pg_lsn, false)", replica);
+        check.Parameters.AddWithValue("target", target);
+        while (!(bool)(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The standby on port {standby.Port} did not replay up to {target} within two minutes.");
+            }
+
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops the server as an operator would (<c>pg_ctl stop -m fast</c>); dispose it afterwards as usual.</summary>
+    /// <param name="cancellationToken">Cancels the stop.</param>
+    /// <returns>A task that completes when the server is down.</returns>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await RunAsync(_binaries.PgCtl, ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "stop"], Environment.IsPrivilegedProcess, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Restarts the server as an operator would: <c>pg_ctl stop -m fast</c> (every client is disconnected
     /// and in-flight transactions roll back), an optional pause while it is down, then a start on the
     /// same port with the same data. For tests that prove clients recover.
@@ -148,22 +241,29 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
         {
             cancellationToken.ThrowIfCancellationRequested();
             var ownerFile = Path.Combine(folder, OwnerFile);
-            if (File.Exists(ownerFile)
-                && int.TryParse(File.ReadAllText(ownerFile).Trim(), CultureInfo.InvariantCulture, out var owner)
-                && Processes.IsRunning(owner))
+            var owner = 0;
+            var hasOwner = File.Exists(ownerFile) && int.TryParse(File.ReadAllText(ownerFile).Trim(), CultureInfo.InvariantCulture, out owner);
+            if (hasOwner && Processes.IsRunning(owner))
             {
                 continue;
             }
 
-            if (!File.Exists(ownerFile) && Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow.AddMinutes(-5))
+            // No owner file yet, or one still being written (empty): being created right now by another run.
+            if (!hasOwner && Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow.AddMinutes(-5))
             {
-                continue; // being created right now by another run
+                continue;
             }
 
             var pidFile = Path.Combine(folder, "data", "postmaster.pid");
             if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), CultureInfo.InvariantCulture, out var postmaster))
             {
                 KillIfPostgres(postmaster);
+            }
+
+            var bouncerPidFile = Path.Combine(folder, PgBouncerProcess.PidFileName);
+            if (File.Exists(bouncerPidFile) && int.TryParse(File.ReadLines(bouncerPidFile).FirstOrDefault(), CultureInfo.InvariantCulture, out var bouncer))
+            {
+                KillIfNamed(bouncer, "pgbouncer");
             }
 
             TryDelete(folder);
@@ -186,6 +286,7 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
             "shared_buffers = 128MB",
             "max_wal_size = 1GB",
             "log_min_messages = warning",
+            string.Join('\n', _extraSettings),
             string.Empty);
         await File.WriteAllTextAsync(Path.Combine(DataDirectory, "postgresql.auto.conf"), settings, cancellationToken).ConfigureAwait(false);
         try
@@ -202,7 +303,7 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
         ProcessId = int.Parse(File.ReadLines(pidFile).First(), CultureInfo.InvariantCulture);
     }
 
-    private static async Task RunAsync(string program, IReadOnlyList<string> arguments, bool asPostgres, CancellationToken cancellationToken)
+    internal static async Task RunAsync(string program, IReadOnlyList<string> arguments, bool asPostgres, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo
         {
@@ -235,14 +336,16 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
         }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static void KillIfPostgres(int pid)
+    private static void KillIfPostgres(int pid) => KillIfNamed(pid, "postgres");
+
+    internal static void KillIfNamed(int pid, string processNamePrefix)
     {
         if (!Processes.IsRunning(pid))
         {
@@ -252,7 +355,7 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
         try
         {
             using var process = Process.GetProcessById(pid);
-            if (process.ProcessName.StartsWith("postgres", StringComparison.Ordinal))
+            if (process.ProcessName.StartsWith(processNamePrefix, StringComparison.Ordinal))
             {
                 process.Kill(entireProcessTree: true);
                 process.WaitForExit(10_000);
@@ -268,7 +371,7 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
         }
     }
 
-    private static void TryDelete(string folder)
+    internal static void TryDelete(string folder)
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
