@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 ensure_postgres STATUSDATA_TEST_CONNECTION
+ensure_pgbouncer
 
 results="artifacts/test-results"
 rm -rf "$results"

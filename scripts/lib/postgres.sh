@@ -12,6 +12,33 @@ find_initdb() {
   command -v initdb 2>/dev/null
 }
 
+find_pgbouncer() {
+  local candidate
+  for candidate in /usr/sbin/pgbouncer /usr/bin/pgbouncer /usr/local/bin/pgbouncer; do
+    if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+  done
+  command -v pgbouncer 2>/dev/null
+}
+
+# The PgBouncer tests (tests/StatusData.Tests/ScaleOut) start their own pgbouncer: install it as root,
+# otherwise say how. Never fatal here: without it those tests fail with the same instruction.
+ensure_pgbouncer() {
+  if find_pgbouncer >/dev/null; then
+    return 0
+  fi
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "pgbouncer not found: installing the 'pgbouncer' package with apt-get..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # The package's service may not start here (no systemd, policy-rc.d): the tests run their own.
+    apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null || true
+    find_pgbouncer >/dev/null && return 0
+    echo "warning: could not install pgbouncer; the PgBouncer tests will fail." >&2
+    return 0
+  fi
+  echo "warning: pgbouncer is not installed; the PgBouncer tests will fail. Install it with: sudo apt-get install -y pgbouncer" >&2
+}
+
 ensure_postgres() {
   local variable="${1:-STATUSDATA_TEST_CONNECTION}"
   if [ -n "${!variable:-}" ]; then

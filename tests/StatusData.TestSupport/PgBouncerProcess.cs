@@ -103,6 +103,7 @@ public sealed class PgBouncerProcess : IAsyncDisposable
                     .AppendLine("unix_socket_dir =")
                     .AppendLine("auth_type = trust")
                     .AppendLine(CultureInfo.InvariantCulture, $"auth_file = {Path.Combine(root, "userlist.txt")}")
+                    .AppendLine(CultureInfo.InvariantCulture, $"admin_users = {username}")
                     .AppendLine("pool_mode = transaction")
                     .AppendLine("max_client_conn = 500")
                     .AppendLine("default_pool_size = 10")
