@@ -27,7 +27,8 @@ internal static class Program
           dotnet run -c Release --project tests/StatusData.Benchmarks [-- options]
 
           --quick              ShortRun job and a 20,000-row import: a few minutes instead of most of an hour
-          --filter <glob>      only benchmarks whose Type.Method matches (e.g. '*Feed*'); writes
+          --filter <globs>     only benchmarks whose Type.Method matches one of the comma-separated globs
+                               (e.g. '*Feed*,*Import*'); writes
                                BenchmarkDotNet.Artifacts/benchmarks-partial.md, not docs/ or the README
           --round-trips-only   seed, count round trips and check results, without timing anything
 
@@ -123,7 +124,9 @@ internal static class Program
         run.LoadAfter = RunInfo.LoadAverage();
         run.Duration = clock.Elapsed;
 
-        var rows = MarkdownReport.Rows(summaries, roundTrips, types);
+        var rows = MarkdownReport.Rows(summaries, roundTrips, types)
+            .Where(r => filter is null || Regex.IsMatch(r.Method, GlobPattern(filter), RegexOptions.IgnoreCase))
+            .ToList();
         var document = MarkdownReport.Document(rows, run);
         if (filter is null && !roundTripsOnly)
         {
@@ -152,7 +155,12 @@ internal static class Program
     }
 
     private static bool Matches(string glob, System.Reflection.MethodInfo method) =>
-        Regex.IsMatch(RoundTripPass.Key(method), "^" + Regex.Escape(glob).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$", RegexOptions.IgnoreCase);
+        Regex.IsMatch(RoundTripPass.Key(method), GlobPattern(glob), RegexOptions.IgnoreCase);
+
+    /// <summary>A regular expression for comma-separated globs over Type.Method.</summary>
+    private static string GlobPattern(string globs) =>
+        "^(" + string.Join('|', globs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(g => Regex.Escape(g).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal))) + ")$";
 
     private static async Task<string> ScalarAsync(string connectionString, string sql)
     {
