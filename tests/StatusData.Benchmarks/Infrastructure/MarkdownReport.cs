@@ -57,7 +57,7 @@ internal static class MarkdownReport
         md.AppendLine();
         md.AppendLine("```bash");
         md.AppendLine("dotnet run -c Release --project tests/StatusData.Benchmarks              # full run (BenchmarkDotNet's default job)");
-        md.AppendLine("dotnet run -c Release --project tests/StatusData.Benchmarks -- --quick   # a few minutes: ShortRun, smaller import");
+        md.AppendLine("dotnet run -c Release --project tests/StatusData.Benchmarks -- --quick   # a few minutes: ShortRun, 20,000-row import");
         md.AppendLine("```");
         md.AppendLine();
         md.AppendLine("Either writes this file and the README's summary. `STATUSDATA_BENCH_CONNECTION` names a server of yours on which the run may");
@@ -74,7 +74,7 @@ internal static class MarkdownReport
         md.AppendLine(Invariant, $"| PostgreSQL | {run.PostgresVersion}, {run.Server}; {run.PostgresSettings} |");
         md.AppendLine(Invariant, $"| Packages | Npgsql {RunInfo.VersionOf(typeof(NpgsqlConnection))}, Dapper {RunInfo.VersionOf(typeof(SqlMapper))}, EF Core {RunInfo.VersionOf(typeof(DbContext))}, Npgsql.EntityFrameworkCore.PostgreSQL {RunInfo.VersionOf(typeof(NpgsqlDbContextOptionsBuilderExtensions))}, BenchmarkDotNet {RunInfo.VersionOf(typeof(BenchmarkDotNet.Running.BenchmarkRunner))} |");
         md.AppendLine(Invariant, $"| Load average (1/5/15 min) | {run.LoadBefore} before, {run.LoadAfter} after |");
-        md.AppendLine(Invariant, $"| Job | {(run.Quick ? "ShortRun: 1 launch, 3 warm-ups, 3 iterations" : "BenchmarkDotNet default (adaptive: 15-100 iterations)")}; bulk import: 1 warm-up, 5 iterations of one import each |");
+        md.AppendLine(Invariant, $"| Job | {(run.Quick ? "ShortRun with 5 iterations: 1 launch, 3 warm-ups, 5 iterations" : "BenchmarkDotNet default (adaptive: 15-100 iterations)")}; bulk import: 1 warm-up, 5 iterations of one import each |");
         md.AppendLine();
         md.AppendLine("> **The machine is shared.** It has 2 cores, and other engineers' builds ran on it during the run, as the load average shows;");
         md.AppendLine("> the client, the server and BenchmarkDotNet share those cores too. Medians resist that noise better than means, but");
