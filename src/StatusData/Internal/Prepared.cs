@@ -3,7 +3,7 @@ using Npgsql;
 namespace StatusData.Internal;
 
 /// <summary>
-/// The single-row statements, run the way the Npgsql documentation recommends for hot paths: SQL with
+/// The single-row statements and the feed, run the way the Npgsql documentation recommends for hot paths: SQL with
 /// positional <c>$n</c> parameters (Npgsql sends it as is, with no client-side rewriting of named
 /// parameters), explicitly prepared, and read by ordinal. Npgsql keeps an explicitly prepared statement
 /// on its physical connection across pool checkouts, so the server parses and plans each statement once
@@ -28,6 +28,26 @@ internal static class Prepared
             await using (reader.ConfigureAwait(false))
             {
                 return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? read(reader) : null;
+            }
+        }
+    }
+
+    /// <summary>Runs a query and reads every row with <paramref name="read"/>.</summary>
+    public static async Task<List<T>> QueryListAsync<T>(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, int capacity, CancellationToken cancellationToken)
+    {
+        var command = await CommandAsync(connection, transaction, sql, parameters, cancellationToken).ConfigureAwait(false);
+        await using (command.ConfigureAwait(false))
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var rows = new List<T>(capacity);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(read(reader));
+                }
+
+                return rows;
             }
         }
     }

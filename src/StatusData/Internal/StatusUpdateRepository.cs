@@ -106,20 +106,29 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     {
         Guard.PageSize(limit, nameof(limit));
         var cursor = after ?? DbValue.End;
+        _ = DbValue.CursorTimestamp(cursor, nameof(after)); // throws unless the cursor's timestamp is UTC
+
+        // The hottest read: prepared and read by ordinal like the single-row statements (see Prepared).
         const string sql = """
-            SELECT s.id, s.user_id AS userid, s.message, s.category, s.created_at AS createdat,
-                   u.id, u.username, u.display_name AS displayname, u.email, u.password_hash AS passwordhash, u.avatar_url AS avatarurl,
-                   u.xp, u.current_streak AS currentstreak, u.longest_streak AS longeststreak, u.last_post_date AS lastpostdate, u.created_at AS createdat
+            SELECT s.id, s.user_id, s.message, s.category, s.created_at,
+                   u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
+                   u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
             FROM status_updates s
             JOIN users u ON u.id = s.user_id
-            WHERE (s.created_at, s.id) < (@beforeCreatedAt, @beforeId)
+            WHERE (s.created_at, s.id) < ($1, $2)
             ORDER BY s.created_at DESC, s.id DESC
-            LIMIT @take
+            LIMIT $3
             """;
-        var rows = await QueryWithAuthorAsync(
-            sql,
-            new { beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 },
+        var rows = await session.RunAsync(
             Access.Read,
+            connection => Prepared.QueryListAsync(
+                connection,
+                session.Transaction,
+                sql,
+                [Prepared.Value(DateTime.SpecifyKind(cursor.CreatedAt, DateTimeKind.Utc)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)],
+                Prepared.ReadStatusUpdateWithAuthor,
+                limit + 1,
+                cancellationToken),
             cancellationToken).ConfigureAwait(false);
         return Paging.ToPage(rows, limit, row => PageCursor.After(row.StatusUpdate));
     }
@@ -187,6 +196,15 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
 
     private void ValidateImportRow(StatusUpdate row, int index)
     {
+        // The common case allocates nothing: the names for the error message are built only for a bad row.
+        if (row is not null
+            && Guard.IsValidText(row.Message, session.Options.MaxMessageLength)
+            && Guard.IsValidText(row.Category, 20)
+            && row.CreatedAt.Kind == DateTimeKind.Utc)
+        {
+            return;
+        }
+
         var name = $"statusUpdates[{index}]";
         if (row is null)
         {
@@ -232,14 +250,4 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             access,
             connection => Prepared.QuerySingleAsync(connection, session.Transaction, sql, parameters, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),
             cancellationToken);
-
-    /// <summary>Joined loading: each row holds a status update, then its author from the second <c>id</c> column on (Dapper multi-mapping).</summary>
-    private async Task<List<StatusUpdateWithAuthor>> QueryWithAuthorAsync(string sql, object parameters, Access access, CancellationToken cancellationToken) =>
-        (await session.RunAsync(
-            access,
-            connection => connection.QueryAsync<StatusUpdate, User, StatusUpdateWithAuthor>(
-                new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken),
-                (statusUpdate, author) => new StatusUpdateWithAuthor(statusUpdate, author),
-                splitOn: "id"),
-            cancellationToken).ConfigureAwait(false)).AsList();
 }
