@@ -94,6 +94,13 @@ internal static class Program
         var roundTrips = await RoundTripPass.RunAsync(types, connectionString, Console.Out);
         Console.WriteLine("round trips: counted; every contender of every read returned the same rows");
 
+        ServerImportProbe? probe = null;
+        if (types.Contains(typeof(ImportBenchmarks)))
+        {
+            probe = await ServerImportProbe.MeasureAsync(connectionString, importRows);
+            Console.WriteLine($"server alone: {probe.IndexedRowsPerSecond:N0} rows/s into status_updates, {probe.BareRowsPerSecond:N0} rows/s into a bare table");
+        }
+
         Summary[] summaries = [];
         if (!roundTripsOnly)
         {
@@ -121,6 +128,7 @@ internal static class Program
             LoadBefore = loadBefore,
             StartedUtc = started,
             SeedDuration = seedDuration,
+            ImportProbe = probe,
         };
         run.LoadAfter = RunInfo.LoadAverage();
         run.Duration = clock.Elapsed;

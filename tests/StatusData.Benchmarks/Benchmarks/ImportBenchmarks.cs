@@ -28,15 +28,23 @@ public class ImportBenchmarks : BenchmarkBase
     {
         SetUpContenders();
         _authors = CreateUsers("importer", 100);
+        _rows = Rows(_authors, BenchmarkSettings.ImportRows);
+    }
+
+    /// <summary>The rows to import: spread over <paramref name="authors"/>, random instants of the seeded year (so random places in the indexes).</summary>
+    internal static StatusUpdate[] Rows(Guid[] authors, int count)
+    {
         var random = new Random(7);
         var weights = Seeder.Categories.Select((_, rank) => 1.0 / (rank + 1)).ToArray();
         var total = weights.Sum();
-        _rows = new StatusUpdate[BenchmarkSettings.ImportRows];
-        for (var i = 0; i < _rows.Length; i++)
+        var rows = new StatusUpdate[count];
+        for (var i = 0; i < rows.Length; i++)
         {
             var createdAt = Seeder.RandomInstant(random);
-            _rows[i] = new StatusUpdate(Guid.CreateVersion7(createdAt), _authors[i % _authors.Length], Seeder.RandomMessage(random), Seeder.PickCategory(random, weights, total), createdAt);
+            rows[i] = new StatusUpdate(Guid.CreateVersion7(createdAt), authors[i % authors.Length], Seeder.RandomMessage(random), Seeder.PickCategory(random, weights, total), createdAt);
         }
+
+        return rows;
     }
 
     /// <summary>EF Core tracks the instances it inserts, so it gets new ones every iteration.</summary>

@@ -27,6 +27,9 @@ internal sealed record RunInfo
 
     public required TimeSpan SeedDuration { get; init; }
 
+    /// <summary>The server's own import rate for the same rows, or <see langword="null"/> when the import did not run.</summary>
+    public ServerImportProbe? ImportProbe { get; init; }
+
     public static string Cpu() =>
         File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
