@@ -38,7 +38,6 @@ internal static class Program
 
     private static readonly Type[] BenchmarkTypes =
     [
-        typeof(FloorBenchmarks),
         typeof(UserBenchmarks),
         typeof(PostingBenchmarks),
         typeof(FeedBenchmarks),

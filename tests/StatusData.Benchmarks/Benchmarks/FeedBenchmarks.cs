@@ -33,6 +33,11 @@ public class FeedBenchmarks : BenchmarkBase
     [GlobalCleanup]
     public void Cleanup() => TearDownContenders();
 
+    [Benchmark]
+    [BenchmarkCategory(Operations.FeedFirst)]
+    [Contender(ContenderNames.Floor)]
+    public Task<int> Floor_FeedFirst() => Raw.SelectOneAsync();
+
     [Benchmark(Baseline = true)]
     [BenchmarkCategory(Operations.FeedFirst)]
     [Contender(ContenderNames.Raw)]
@@ -52,6 +57,11 @@ public class FeedBenchmarks : BenchmarkBase
     [BenchmarkCategory(Operations.FeedFirst)]
     [Contender(ContenderNames.Naive)]
     public Task<List<StatusUpdateRow>> Naive_FeedFirst() => Naive.GetFeedAsync(0, Limit);
+
+    [Benchmark]
+    [BenchmarkCategory(Operations.FeedDeep)]
+    [Contender(ContenderNames.Floor)]
+    public Task<int> Floor_FeedDeep() => Raw.SelectOneAsync();
 
     [Benchmark(Baseline = true)]
     [BenchmarkCategory(Operations.FeedDeep)]

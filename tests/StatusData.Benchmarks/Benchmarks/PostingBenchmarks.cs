@@ -37,6 +37,11 @@ public class PostingBenchmarks : BenchmarkBase
         TearDownContenders();
     }
 
+    [Benchmark]
+    [BenchmarkCategory(Operations.Post)]
+    [Contender(ContenderNames.Floor)]
+    public Task<int> Floor_Post() => Raw.SelectOneAsync();
+
     [Benchmark(Baseline = true)]
     [BenchmarkCategory(Operations.Post)]
     [Contender(ContenderNames.Raw)]

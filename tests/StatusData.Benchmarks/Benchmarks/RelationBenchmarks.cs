@@ -25,6 +25,11 @@ public class RelationBenchmarks : BenchmarkBase
     [GlobalCleanup]
     public void Cleanup() => TearDownContenders();
 
+    [Benchmark]
+    [BenchmarkCategory(Operations.UserWithUpdates)]
+    [Contender(ContenderNames.Floor)]
+    public Task<int> Floor_OneUser() => Raw.SelectOneAsync();
+
     [Benchmark(Baseline = true)]
     [BenchmarkCategory(Operations.UserWithUpdates)]
     [Contender(ContenderNames.Raw)]
@@ -44,6 +49,11 @@ public class RelationBenchmarks : BenchmarkBase
     [BenchmarkCategory(Operations.UserWithUpdates)]
     [Contender(ContenderNames.Naive)]
     public Task<UserRow?> Naive_OneUser() => Naive.GetUserWithUpdatesAsync(_one);
+
+    [Benchmark]
+    [BenchmarkCategory(Operations.UsersWithUpdates)]
+    [Contender(ContenderNames.Floor)]
+    public Task<int> Floor_TwentyUsers() => Raw.SelectOneAsync();
 
     [Benchmark(Baseline = true)]
     [BenchmarkCategory(Operations.UsersWithUpdates)]

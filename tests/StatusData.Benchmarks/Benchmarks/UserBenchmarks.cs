@@ -27,6 +27,11 @@ public class UserBenchmarks : BenchmarkBase
         TearDownContenders();
     }
 
+    [Benchmark]
+    [BenchmarkCategory(Operations.GetUser)]
+    [Contender(ContenderNames.Floor)]
+    public Task<int> Floor_GetUser() => Raw.SelectOneAsync();
+
     [Benchmark(Baseline = true)]
     [BenchmarkCategory(Operations.GetUser)]
     [Contender(ContenderNames.Raw)]
@@ -46,6 +51,11 @@ public class UserBenchmarks : BenchmarkBase
     [BenchmarkCategory(Operations.GetUser)]
     [Contender(ContenderNames.Naive)]
     public Task<UserRow?> Naive_GetUser() => Naive.GetUserByIdAsync(_userId);
+
+    [Benchmark]
+    [BenchmarkCategory(Operations.CreateUser)]
+    [Contender(ContenderNames.Floor)]
+    public Task<int> Floor_CreateUser() => Raw.SelectOneAsync();
 
     [Benchmark(Baseline = true)]
     [BenchmarkCategory(Operations.CreateUser)]

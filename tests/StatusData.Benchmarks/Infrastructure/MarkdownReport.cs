@@ -94,13 +94,12 @@ internal static class MarkdownReport
         md.AppendLine();
         md.AppendLine("Median time per operation; **× raw** is the median over the raw Npgsql contender's median (BenchmarkDotNet's own");
         md.AppendLine("`Ratio` column, a ratio of means, is in `BenchmarkDotNet.Artifacts/results`); allocations per operation from");
-        md.AppendLine("`[MemoryDiagnoser]` (client side only); round trips counted as explained below. The `SELECT 1` row is the floor:");
-        md.AppendLine("a pooled connection checkout plus one prepared round trip, measured once and repeated in every table.");
+        md.AppendLine("`[MemoryDiagnoser]` (client side only); round trips counted as explained below. The *SELECT 1 (floor)* row in");
+        md.AppendLine("each table is a pooled connection checkout plus one prepared round trip, measured in the same group as the contenders.");
         md.AppendLine();
-        var floor = rows.FirstOrDefault(r => r.Operation == Operations.Floor);
-        foreach (var operation in Operations.All.Where(o => o != Operations.Floor))
+        foreach (var operation in Operations.All)
         {
-            var group = rows.Where(r => r.Operation == operation).ToList();
+            var group = rows.Where(r => r.Operation == operation).OrderBy(r => r.Contender == ContenderNames.Floor).ToList();
             if (group.Count == 0)
             {
                 continue;
@@ -113,6 +112,12 @@ internal static class MarkdownReport
             md.AppendLine("|---|---:|---:|---:|---:|---:|");
             foreach (var row in group)
             {
+                if (row.Contender == ContenderNames.Floor)
+                {
+                    md.AppendLine(Invariant, $"| *{row.Contender}* | *{Time(row.MedianNs)}* | *{Ratio(row.MedianNs, raw)}* | *{Range(row)}* | *{Bytes(row.AllocatedBytes)}* | *{Count(row.RoundTrips)}* |");
+                    continue;
+                }
+
                 var name = row.Contender == ContenderNames.StatusData ? $"**{row.Contender}**" : row.Contender;
                 var median = Time(row.MedianNs);
                 if (operation == Operations.Import && row.MedianNs is { } ns)
@@ -121,11 +126,6 @@ internal static class MarkdownReport
                 }
 
                 md.AppendLine(Invariant, $"| {name}{Note(operation, row.Contender)} | {median} | {Ratio(row.MedianNs, raw)} | {Range(row)} | {Bytes(row.AllocatedBytes)} | {Count(row.RoundTrips)} |");
-            }
-
-            if (floor is not null && operation != Operations.Import)
-            {
-                md.AppendLine(Invariant, $"| *{floor.Operation} (floor)* | *{Time(floor.MedianNs)}* | *{Ratio(floor.MedianNs, raw)}* | *{Range(floor)}* | *{Bytes(floor.AllocatedBytes)}* | *{Count(floor.RoundTrips)}* |");
             }
 
             if (operation == Operations.Import && run.ImportProbe is { } probe)
@@ -191,12 +191,19 @@ internal static class MarkdownReport
     {
         var md = new StringBuilder();
         md.AppendLine(ReadmeBegin);
-        md.AppendLine(Invariant, $"Medians from one {(run.Quick ? "quick" : "full")} run on a shared 2-core machine ({run.StartedUtc:yyyy-MM-dd}); StatusData's round trips per call.");
-        md.AppendLine("Details, allocations, method and machine: [docs/benchmarks.md](docs/benchmarks.md).");
+        md.AppendLine("StatusData against raw Npgsql (prepared, the limit for a .NET client), EF Core 10 and a naive Dapper repository, on");
+        md.AppendLine(Invariant, $"{Seeder.StatusUpdates:N0} status updates. Medians from one {(run.Quick ? "quick" : "full")} run on a shared 2-core machine ({run.StartedUtc:yyyy-MM-dd}),");
+        md.AppendLine("so differences under ~10% are noise; round trips are counted exactly. Details, allocations, method and machine:");
+        md.AppendLine("[docs/benchmarks.md](docs/benchmarks.md).");
+        md.AppendLine();
+        md.AppendLine("```bash");
+        md.AppendLine("dotnet run -c Release --project tests/StatusData.Benchmarks -- --quick   # a few minutes");
+        md.AppendLine("dotnet run -c Release --project tests/StatusData.Benchmarks              # full run");
+        md.AppendLine("```");
         md.AppendLine();
         md.AppendLine("| Operation | Raw Npgsql | StatusData | × raw | EF Core | Naive Dapper | StatusData round trips |");
         md.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
-        foreach (var operation in Operations.All.Where(o => o != Operations.Floor))
+        foreach (var operation in Operations.All)
         {
             var group = rows.Where(r => r.Operation == operation).ToList();
             if (group.Count == 0)
@@ -243,7 +250,7 @@ internal static class MarkdownReport
             string.Join(", ", single.Select(s => $"{s.Operation} {Format(s.Ratio, "0.00")}×")),
             single.Any(s => s.Ratio is null) ? null : single.All(s => s.Ratio <= SingleRowGoal)));
 
-        var versusEf = Operations.All.Where(o => o != Operations.Floor)
+        var versusEf = Operations.All
             .Select(o => (Operation: o, StatusData: Find(o, ContenderNames.StatusData)?.MedianNs, Ef: rows.Where(r => r.Operation == o && r.Contender.StartsWith("EF Core", StringComparison.Ordinal) && r.MedianNs is not null).Min(r => r.MedianNs)))
             .Where(x => x.StatusData is not null || x.Ef is not null)
             .ToList();
@@ -284,7 +291,7 @@ internal static class MarkdownReport
             }
         }
 
-        foreach (var operation in Operations.All.Where(o => o != Operations.Floor))
+        foreach (var operation in Operations.All)
         {
             var sd = Find(operation, ContenderNames.StatusData);
             var ef = rows.Where(x => x.Operation == operation && x.Contender.StartsWith("EF Core", StringComparison.Ordinal) && x.MedianNs is not null).MinBy(x => x.MedianNs);
