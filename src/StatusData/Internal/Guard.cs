@@ -49,8 +49,31 @@ internal static class Guard
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="Text"/> would accept <paramref name="value"/>, without allocating: for loops over
+    /// many rows, which build a parameter name (and call <see cref="Text"/> for the precise error) only
+    /// when a row is invalid.
+    /// </summary>
+    public static bool IsValidText(string? value, int maxLength) =>
+        value is not null && !string.IsNullOrWhiteSpace(value) && CountCodePoints(value, out _) is var count && count >= 0 && count <= maxLength;
+
     /// <summary>Counts code points, rejecting NUL (PostgreSQL cannot store it) and unpaired surrogates (not encodable as UTF-8).</summary>
     private static int CodePoints(string value, string paramName)
+    {
+        var count = CountCodePoints(value, out var bad);
+        if (count >= 0)
+        {
+            return count;
+        }
+
+        var c = value[bad];
+        throw c == '\0'
+            ? new ArgumentException($"{paramName} contains a NUL character (U+0000) at index {bad}; PostgreSQL text cannot hold it.", paramName)
+            : new ArgumentException($"{paramName} contains an unpaired UTF-16 surrogate (U+{(int)c:X4}) at index {bad}; it is not valid text.", paramName);
+    }
+
+    /// <summary>The number of code points, or -1 with <paramref name="bad"/> at the first NUL or unpaired surrogate.</summary>
+    private static int CountCodePoints(string value, out int bad)
     {
         var count = 0;
         for (var i = 0; i < value.Length; i++)
@@ -58,7 +81,8 @@ internal static class Guard
             var c = value[i];
             if (c == '\0')
             {
-                throw new ArgumentException($"{paramName} contains a NUL character (U+0000) at index {i}; PostgreSQL text cannot hold it.", paramName);
+                bad = i;
+                return -1;
             }
 
             if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
@@ -67,12 +91,14 @@ internal static class Guard
             }
             else if (char.IsSurrogate(c))
             {
-                throw new ArgumentException($"{paramName} contains an unpaired UTF-16 surrogate (U+{(int)c:X4}) at index {i}; it is not valid text.", paramName);
+                bad = i;
+                return -1;
             }
 
             count++;
         }
 
+        bad = -1;
         return count;
     }
 }

@@ -6,7 +6,9 @@ namespace StatusData.Internal;
 
 /// <summary>
 /// <c>status_updates</c>, in hand-written SQL. Lists seek on <c>(created_at, id)</c> through the
-/// indexes of migration 202611220900, so a deep page costs what the first one costs.
+/// indexes of migration 202611220900, so a deep page costs what the first one costs. Single-row
+/// statements run prepared with positional parameters and are read by ordinal (<see cref="Prepared"/>);
+/// lists go through Dapper.
 /// </summary>
 internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRepository
 {
@@ -25,45 +27,45 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         const string sql = """
             WITH author AS (
                 UPDATE users
-                SET xp = xp + @xpAward,
+                SET xp = xp + $5,
                     current_streak = CASE
-                        WHEN last_post_date = @day THEN current_streak
-                        WHEN last_post_date = @day - 1 THEN current_streak + 1
+                        WHEN last_post_date = $6 THEN current_streak
+                        WHEN last_post_date = $6 - 1 THEN current_streak + 1
                         ELSE 1
                     END,
                     longest_streak = GREATEST(longest_streak, CASE
-                        WHEN last_post_date = @day THEN current_streak
-                        WHEN last_post_date = @day - 1 THEN current_streak + 1
+                        WHEN last_post_date = $6 THEN current_streak
+                        WHEN last_post_date = $6 - 1 THEN current_streak + 1
                         ELSE 1
                     END),
-                    last_post_date = @day
-                WHERE id = @userId
+                    last_post_date = $6
+                WHERE id = $2
                 RETURNING id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at
             ),
             inserted AS (
                 INSERT INTO status_updates (id, user_id, message, category, created_at)
-                SELECT @id, author.id, @message, @category, @createdAt FROM author
+                SELECT $1, author.id, $3, $4, $7 FROM author
                 RETURNING id, user_id, message, category, created_at
             )
-            SELECT i.id, i.user_id AS userid, i.message, i.category, i.created_at AS createdat,
-                   a.id, a.username, a.display_name AS displayname, a.email, a.password_hash AS passwordhash, a.avatar_url AS avatarurl,
-                   a.xp, a.current_streak AS currentstreak, a.longest_streak AS longeststreak, a.last_post_date AS lastpostdate, a.created_at AS createdat
+            SELECT i.id, i.user_id, i.message, i.category, i.created_at,
+                   a.id, a.username, a.display_name, a.email, a.password_hash, a.avatar_url,
+                   a.xp, a.current_streak, a.longest_streak, a.last_post_date, a.created_at
             FROM inserted i CROSS JOIN author a
             """;
-        var parameters = new
-        {
-            id = Guid.CreateVersion7(session.Time.GetUtcNow()),
-            userId,
-            message,
-            category,
-            xpAward,
-            day = DbValue.Date(day ?? session.UtcToday()),
-            createdAt = DbValue.Timestamp(session.UtcNow()),
-        };
+        NpgsqlParameter[] parameters =
+        [
+            Prepared.Value(Guid.CreateVersion7(session.Time.GetUtcNow())),
+            Prepared.Value(userId),
+            Prepared.Value(message),
+            Prepared.Value(category),
+            Prepared.Value(xpAward),
+            Prepared.Value(day ?? session.UtcToday()),
+            Prepared.Value(session.UtcNow()),
+        ];
         try
         {
-            var rows = await QueryWithAuthorAsync(sql, parameters, Access.Write, cancellationToken).ConfigureAwait(false);
-            return rows.Count == 1 ? rows[0] : throw new UserNotFoundException(userId);
+            return await QueryWithAuthorSingleAsync(sql, parameters, Access.Write, cancellationToken).ConfigureAwait(false)
+                ?? throw new UserNotFoundException(userId);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
         {
@@ -74,15 +76,14 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     public async Task<StatusUpdateWithAuthor?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
         const string sql = """
-            SELECT s.id, s.user_id AS userid, s.message, s.category, s.created_at AS createdat,
-                   u.id, u.username, u.display_name AS displayname, u.email, u.password_hash AS passwordhash, u.avatar_url AS avatarurl,
-                   u.xp, u.current_streak AS currentstreak, u.longest_streak AS longeststreak, u.last_post_date AS lastpostdate, u.created_at AS createdat
+            SELECT s.id, s.user_id, s.message, s.category, s.created_at,
+                   u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
+                   u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
             FROM status_updates s
             JOIN users u ON u.id = s.user_id
-            WHERE s.id = @id
+            WHERE s.id = $1
             """;
-        var rows = await QueryWithAuthorAsync(sql, new { id }, Access.Read, cancellationToken).ConfigureAwait(false);
-        return rows.Count == 0 ? null : rows[0];
+        return await QueryWithAuthorSingleAsync(sql, [Prepared.Value(id)], Access.Read, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<Page<StatusUpdate>> ListByUserAsync(Guid userId, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
@@ -107,20 +108,29 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     {
         Guard.PageSize(limit, nameof(limit));
         var cursor = after ?? DbValue.End;
+        _ = DbValue.CursorTimestamp(cursor, nameof(after)); // throws unless the cursor's timestamp is UTC
+
+        // The hottest read: prepared and read by ordinal like the single-row statements (see Prepared).
         const string sql = """
-            SELECT s.id, s.user_id AS userid, s.message, s.category, s.created_at AS createdat,
-                   u.id, u.username, u.display_name AS displayname, u.email, u.password_hash AS passwordhash, u.avatar_url AS avatarurl,
-                   u.xp, u.current_streak AS currentstreak, u.longest_streak AS longeststreak, u.last_post_date AS lastpostdate, u.created_at AS createdat
+            SELECT s.id, s.user_id, s.message, s.category, s.created_at,
+                   u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
+                   u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
             FROM status_updates s
             JOIN users u ON u.id = s.user_id
-            WHERE (s.created_at, s.id) < (@beforeCreatedAt, @beforeId)
+            WHERE (s.created_at, s.id) < ($1, $2)
             ORDER BY s.created_at DESC, s.id DESC
-            LIMIT @take
+            LIMIT $3
             """;
-        var rows = await QueryWithAuthorAsync(
-            sql,
-            new { beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 },
+        var rows = await session.RunAsync(
             Access.Read,
+            connection => Prepared.QueryListAsync(
+                connection,
+                session.Transaction,
+                sql,
+                [Prepared.Value(DateTime.SpecifyKind(cursor.CreatedAt, DateTimeKind.Utc)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)],
+                Prepared.ReadStatusUpdateWithAuthor,
+                limit + 1,
+                cancellationToken),
             cancellationToken).ConfigureAwait(false);
         return Paging.ToPage(rows, limit, row => PageCursor.After(row.StatusUpdate));
     }
@@ -225,6 +235,15 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
 
     private void ValidateImportRow(StatusUpdate row, int index)
     {
+        // The common case allocates nothing: the names for the error message are built only for a bad row.
+        if (row is not null
+            && Guard.IsValidText(row.Message, session.Options.MaxMessageLength)
+            && Guard.IsValidText(row.Category, 20)
+            && row.CreatedAt.Kind == DateTimeKind.Utc)
+        {
+            return;
+        }
+
         var name = $"statusUpdates[{index}]";
         if (row is null)
         {
@@ -250,10 +269,10 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
 
     public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        const string sql = "DELETE FROM status_updates WHERE id = @id";
+        const string sql = "DELETE FROM status_updates WHERE id = $1";
         var deleted = await session.RunAsync(
             Access.Write,
-            connection => connection.ExecuteAsync(new CommandDefinition(sql, new { id }, session.Transaction, cancellationToken: cancellationToken)),
+            connection => Prepared.ExecuteAsync(connection, session.Transaction, sql, [Prepared.Value(id)], cancellationToken),
             cancellationToken).ConfigureAwait(false);
         return deleted == 1;
     }
@@ -264,13 +283,10 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             connection => connection.QueryAsync<StatusUpdate>(new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken)),
             cancellationToken).ConfigureAwait(false)).AsList();
 
-    /// <summary>Joined loading: each row holds a status update, then its author from the second <c>id</c> column on (Dapper multi-mapping).</summary>
-    private async Task<List<StatusUpdateWithAuthor>> QueryWithAuthorAsync(string sql, object parameters, Access access, CancellationToken cancellationToken) =>
-        (await session.RunAsync(
+    /// <summary>One status update with its author, by a single-row statement (prepared, read by ordinal).</summary>
+    private Task<StatusUpdateWithAuthor?> QueryWithAuthorSingleAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
+        session.RunAsync(
             access,
-            connection => connection.QueryAsync<StatusUpdate, User, StatusUpdateWithAuthor>(
-                new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken),
-                (statusUpdate, author) => new StatusUpdateWithAuthor(statusUpdate, author),
-                splitOn: "id"),
-            cancellationToken).ConfigureAwait(false)).AsList();
+            connection => Prepared.QuerySingleAsync(connection, session.Transaction, sql, parameters, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),
+            cancellationToken);
 }

@@ -4,8 +4,10 @@ using Npgsql;
 namespace StatusData.Internal;
 
 /// <summary>
-/// <c>users</c>, in hand-written SQL. Columns are aliased to the <see cref="User"/> constructor's
-/// parameter names because Dapper maps positional records by name, count, order and type.
+/// <c>users</c>, in hand-written SQL. Single-row statements run prepared with positional parameters
+/// and are read by ordinal (<see cref="Prepared"/>); lists go through Dapper, whose columns are aliased
+/// to the <see cref="User"/> constructor's parameter names because Dapper maps positional records by
+/// name, count, order and type.
 /// </summary>
 internal sealed class UserRepository(Session session) : IUserRepository
 {
@@ -21,52 +23,41 @@ internal sealed class UserRepository(Session session) : IUserRepository
         var user = new User(Guid.CreateVersion7(session.Time.GetUtcNow()), username, displayName, email, passwordHash, avatarUrl, 0, 0, 0, null, session.UtcNow());
         const string sql = """
             INSERT INTO users (id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at)
-            VALUES (@Id, @Username, @DisplayName, @Email, @PasswordHash, @AvatarUrl, 0, 0, 0, NULL, @CreatedAt)
+            VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, NULL, $7)
             """;
         await session.RunAsync(
             Access.Write,
-            connection => connection.ExecuteAsync(new CommandDefinition(
-                sql,
-                new { user.Id, user.Username, user.DisplayName, user.Email, user.PasswordHash, user.AvatarUrl, CreatedAt = DbValue.Timestamp(user.CreatedAt) },
+            connection => Prepared.ExecuteAsync(
+                connection,
                 session.Transaction,
-                cancellationToken: cancellationToken)),
+                sql,
+                [
+                    Prepared.Value(user.Id),
+                    Prepared.Value(user.Username),
+                    Prepared.Value(user.DisplayName),
+                    Prepared.Value(user.Email),
+                    Prepared.Value(user.PasswordHash),
+                    Prepared.Nullable(user.AvatarUrl),
+                    Prepared.Value(user.CreatedAt),
+                ],
+                cancellationToken),
             cancellationToken).ConfigureAwait(false);
         return user;
     }
 
-    public Task<User?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
-    {
-        const string sql = """
-            SELECT id, username, display_name AS displayname, email, password_hash AS passwordhash, avatar_url AS avatarurl,
-                   xp, current_streak AS currentstreak, longest_streak AS longeststreak, last_post_date AS lastpostdate, created_at AS createdat
-            FROM users
-            WHERE id = @id
-            """;
-        return QuerySingleAsync(sql, new { id }, Access.Read, cancellationToken);
-    }
+    public Task<User?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
+        QueryUserAsync($"SELECT {Prepared.UserColumns} FROM users WHERE id = $1", [Prepared.Value(id)], Access.Read, cancellationToken);
 
     public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken = default)
     {
         Guard.Lookup(username, nameof(username));
-        const string sql = """
-            SELECT id, username, display_name AS displayname, email, password_hash AS passwordhash, avatar_url AS avatarurl,
-                   xp, current_streak AS currentstreak, longest_streak AS longeststreak, last_post_date AS lastpostdate, created_at AS createdat
-            FROM users
-            WHERE username = @username
-            """;
-        return QuerySingleAsync(sql, new { username }, Access.Read, cancellationToken);
+        return QueryUserAsync($"SELECT {Prepared.UserColumns} FROM users WHERE username = $1", [Prepared.Value(username)], Access.Read, cancellationToken);
     }
 
     public Task<User?> GetByEmailAsync(string email, CancellationToken cancellationToken = default)
     {
         Guard.Lookup(email, nameof(email));
-        const string sql = """
-            SELECT id, username, display_name AS displayname, email, password_hash AS passwordhash, avatar_url AS avatarurl,
-                   xp, current_streak AS currentstreak, longest_streak AS longeststreak, last_post_date AS lastpostdate, created_at AS createdat
-            FROM users
-            WHERE email = @email
-            """;
-        return QuerySingleAsync(sql, new { email }, Access.Read, cancellationToken);
+        return QueryUserAsync($"SELECT {Prepared.UserColumns} FROM users WHERE email = $1", [Prepared.Value(email)], Access.Read, cancellationToken);
     }
 
     public async Task<User> UpdateProfileAsync(Guid id, string displayName, string email, string? avatarUrl, CancellationToken cancellationToken = default)
@@ -74,24 +65,22 @@ internal sealed class UserRepository(Session session) : IUserRepository
         Guard.Text(displayName, 100, nameof(displayName));
         Guard.Text(email, 255, nameof(email));
         Guard.OptionalText(avatarUrl, 500, nameof(avatarUrl));
-        const string sql = """
-            UPDATE users
-            SET display_name = @displayName, email = @email, avatar_url = @avatarUrl
-            WHERE id = @id
-            RETURNING id, username, display_name AS displayname, email, password_hash AS passwordhash, avatar_url AS avatarurl,
-                      xp, current_streak AS currentstreak, longest_streak AS longeststreak, last_post_date AS lastpostdate, created_at AS createdat
-            """;
-        return await QuerySingleAsync(sql, new { id, displayName, email, avatarUrl }, Access.Write, cancellationToken).ConfigureAwait(false)
+        const string sql = $"UPDATE users SET display_name = $2, email = $3, avatar_url = $4 WHERE id = $1 RETURNING {Prepared.UserColumns}";
+        return await QueryUserAsync(
+                sql,
+                [Prepared.Value(id), Prepared.Value(displayName), Prepared.Value(email), Prepared.Nullable(avatarUrl)],
+                Access.Write,
+                cancellationToken).ConfigureAwait(false)
             ?? throw new UserNotFoundException(id);
     }
 
     public async Task SetPasswordHashAsync(Guid id, string passwordHash, CancellationToken cancellationToken = default)
     {
         Guard.Text(passwordHash, 255, nameof(passwordHash));
-        const string sql = "UPDATE users SET password_hash = @passwordHash WHERE id = @id";
+        const string sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
         var updated = await session.RunAsync(
             Access.Write,
-            connection => connection.ExecuteAsync(new CommandDefinition(sql, new { id, passwordHash }, session.Transaction, cancellationToken: cancellationToken)),
+            connection => Prepared.ExecuteAsync(connection, session.Transaction, sql, [Prepared.Value(id), Prepared.Value(passwordHash)], cancellationToken),
             cancellationToken).ConfigureAwait(false);
         if (updated == 0)
         {
@@ -206,10 +195,10 @@ internal sealed class UserRepository(Session session) : IUserRepository
             cancellationToken).ConfigureAwait(false);
     }
 
-    private Task<User?> QuerySingleAsync(string sql, object parameters, Access access, CancellationToken cancellationToken) =>
+    private Task<User?> QueryUserAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
         session.RunAsync(
             access,
-            connection => connection.QuerySingleOrDefaultAsync<User>(new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken)),
+            connection => Prepared.QuerySingleAsync(connection, session.Transaction, sql, parameters, static reader => Prepared.ReadUser(reader, 0), cancellationToken),
             cancellationToken);
 
     private async Task<List<User>> QueryAsync(string sql, object parameters, CancellationToken cancellationToken) =>

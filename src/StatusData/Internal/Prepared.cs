@@ -1,0 +1,116 @@
+using Npgsql;
+
+namespace StatusData.Internal;
+
+/// <summary>
+/// The single-row statements and the feed, run the way the Npgsql documentation recommends for hot paths: SQL with
+/// positional <c>$n</c> parameters (Npgsql sends it as is, with no client-side rewriting of named
+/// parameters), explicitly prepared, and read by ordinal. Npgsql keeps an explicitly prepared statement
+/// on its physical connection across pool checkouts, so the server parses and plans each statement once
+/// per connection (the first call there pays one extra round trip for the preparation); afterwards
+/// <see cref="NpgsqlCommand.PrepareAsync(CancellationToken)"/> sends nothing and each call is one round trip.
+/// This does not depend on the caller's connection string (<c>Max Auto Prepare</c>), which the library
+/// cannot set on a data source it is given.
+/// </summary>
+internal static class Prepared
+{
+    /// <summary>The columns of <c>users</c>, in the order <see cref="ReadUser"/> reads them.</summary>
+    public const string UserColumns = "id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at";
+
+    /// <summary>Runs a query and reads its first row with <paramref name="read"/>, or returns <see langword="null"/> without rows.</summary>
+    public static async Task<T?> QuerySingleAsync<T>(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+        where T : class
+    {
+        var command = await CommandAsync(connection, transaction, sql, parameters, cancellationToken).ConfigureAwait(false);
+        await using (command.ConfigureAwait(false))
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? read(reader) : null;
+            }
+        }
+    }
+
+    /// <summary>Runs a query and reads every row with <paramref name="read"/>.</summary>
+    public static async Task<List<T>> QueryListAsync<T>(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, int capacity, CancellationToken cancellationToken)
+    {
+        var command = await CommandAsync(connection, transaction, sql, parameters, cancellationToken).ConfigureAwait(false);
+        await using (command.ConfigureAwait(false))
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var rows = new List<T>(capacity);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(read(reader));
+                }
+
+                return rows;
+            }
+        }
+    }
+
+    /// <summary>Runs a statement without results; returns the number of rows it affected.</summary>
+    public static async Task<int> ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
+    {
+        var command = await CommandAsync(connection, transaction, sql, parameters, cancellationToken).ConfigureAwait(false);
+        await using (command.ConfigureAwait(false))
+        {
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A <c>users</c> row from <see cref="UserColumns"/>, starting at column <paramref name="at"/>.</summary>
+    public static User ReadUser(NpgsqlDataReader reader, int at) => new(
+        reader.GetGuid(at),
+        reader.GetString(at + 1),
+        reader.GetString(at + 2),
+        reader.GetString(at + 3),
+        reader.GetString(at + 4),
+        reader.IsDBNull(at + 5) ? null : reader.GetString(at + 5),
+        reader.GetInt32(at + 6),
+        reader.GetInt32(at + 7),
+        reader.GetInt32(at + 8),
+        reader.IsDBNull(at + 9) ? null : reader.GetFieldValue<DateOnly>(at + 9),
+        reader.GetFieldValue<DateTime>(at + 10));
+
+    /// <summary>A <c>status_updates</c> row (id, user_id, message, category, created_at), starting at column <paramref name="at"/>.</summary>
+    public static StatusUpdate ReadStatusUpdate(NpgsqlDataReader reader, int at) => new(
+        reader.GetGuid(at),
+        reader.GetGuid(at + 1),
+        reader.GetString(at + 2),
+        reader.GetString(at + 3),
+        reader.GetFieldValue<DateTime>(at + 4));
+
+    /// <summary>A status update and its author: the update's five columns, then <see cref="UserColumns"/>.</summary>
+    public static StatusUpdateWithAuthor ReadStatusUpdateWithAuthor(NpgsqlDataReader reader) =>
+        new(ReadStatusUpdate(reader, 0), ReadUser(reader, 5));
+
+    /// <summary>A positional parameter; its PostgreSQL type comes from <typeparamref name="T"/>.</summary>
+    public static NpgsqlParameter<T> Value<T>(T value) => new() { TypedValue = value };
+
+    /// <summary>A positional parameter that may be NULL, with its type fixed, so the prepared statement fits every call.</summary>
+    public static NpgsqlParameter Nullable(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text };
+
+    private static async Task<NpgsqlCommand> CommandAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        try
+        {
+            foreach (var parameter in parameters)
+            {
+                command.Parameters.Add(parameter);
+            }
+
+            await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            return command;
+        }
+        catch
+        {
+            await command.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Filters;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using Npgsql;
+using StatusData.Benchmarks.Benchmarks;
+using StatusData.Benchmarks.Infrastructure;
+using StatusData.TestSupport;
+
+namespace StatusData.Benchmarks;
+
+/// <summary>
+/// Starts (or connects to) PostgreSQL once, seeds a database, counts round trips and checks that the
+/// contenders agree, runs BenchmarkDotNet (each benchmark in a child process that finds the database
+/// in an environment variable), and writes docs/benchmarks.md and the README's summary.
+/// </summary>
+internal static class Program
+{
+    private const string Usage = """
+        StatusData benchmarks: StatusData against raw Npgsql, EF Core and naive Dapper.
+
+          dotnet run -c Release --project tests/StatusData.Benchmarks [-- options]
+
+          --quick              ShortRun job (5 iterations) and a 20,000-row import: a few minutes instead of most of an hour
+          --filter <globs>     only benchmarks whose Type.Method matches one of the comma-separated globs
+                               (e.g. '*Feed*,*Import*'); writes
+                               BenchmarkDotNet.Artifacts/benchmarks-partial.md, not docs/ or the README
+          --round-trips-only   seed, count round trips and check results, without timing anything
+
+        STATUSDATA_BENCH_CONNECTION: a server where the run may create and drop a database; otherwise a
+        throwaway PostgreSQL is started from the local binaries (see docs/testing.md).
+        """;
+
+    private static readonly Type[] BenchmarkTypes =
+    [
+        typeof(UserBenchmarks),
+        typeof(PostingBenchmarks),
+        typeof(FeedBenchmarks),
+        typeof(RelationBenchmarks),
+        typeof(ImportBenchmarks),
+    ];
+
+    public static async Task<int> Main(string[] args)
+    {
+        var quick = args.Contains("--quick");
+        var roundTripsOnly = args.Contains("--round-trips-only");
+        var filterIndex = Array.IndexOf(args, "--filter");
+        var filter = filterIndex >= 0 && filterIndex + 1 < args.Length ? args[filterIndex + 1] : null;
+        if (args.Contains("--help") || args.Contains("-h") || (filterIndex >= 0 && filter is null))
+        {
+            Console.WriteLine(Usage);
+            return filterIndex >= 0 && filter is null ? 2 : 0;
+        }
+
+#if DEBUG
+        if (!roundTripsOnly)
+        {
+            await Console.Error.WriteLineAsync("Benchmarks measure optimized code: run with -c Release (dotnet run -c Release --project tests/StatusData.Benchmarks).");
+            return 2;
+        }
+#endif
+
+        var root = RepositoryRoot();
+        var types = filter is null ? BenchmarkTypes : [.. BenchmarkTypes.Where(t => RoundTripPass.BenchmarkMethods(t).Any(m => Matches(filter, m)))];
+        if (types.Length == 0)
+        {
+            await Console.Error.WriteLineAsync($"No benchmark matches '{filter}'.");
+            return 2;
+        }
+
+        var started = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var loadBefore = RunInfo.LoadAverage();
+        var importRows = quick ? BenchmarkSettings.QuickImportRows : BenchmarkSettings.FullImportRows;
+
+        await using var server = await PostgresServers.StartAsync(BenchmarkSettings.ServerVariable);
+        Console.WriteLine($"server: {server.Description}");
+        await using var databases = await TestDatabases.CreateAsync(server);
+        var connectionString = await databases.CreateMigratedAsync("bench");
+        var seedClock = Stopwatch.StartNew();
+        await Seeder.SeedAsync(connectionString, Console.Out);
+        var seedDuration = seedClock.Elapsed;
+
+        // BenchmarkDotNet's child processes inherit the environment: this is how they find the database.
+        Environment.SetEnvironmentVariable(BenchmarkSettings.DatabaseVariable, connectionString);
+        Environment.SetEnvironmentVariable(BenchmarkSettings.ImportRowsVariable, importRows.ToString(CultureInfo.InvariantCulture));
+
+        var roundTrips = await RoundTripPass.RunAsync(types, connectionString, Console.Out);
+        Console.WriteLine("round trips: counted; every contender of every read returned the same rows");
+
+        ServerImportProbe? probe = null;
+        if (types.Contains(typeof(ImportBenchmarks)))
+        {
+            probe = await ServerImportProbe.MeasureAsync(connectionString, importRows);
+            Console.WriteLine($"server alone: {probe.IndexedRowsPerSecond:N0} rows/s into status_updates, {probe.BareRowsPerSecond:N0} rows/s into a bare table");
+        }
+
+        Summary[] summaries = [];
+        if (!roundTripsOnly)
+        {
+            // Quick: ShortRun (1 launch, 3 warm-ups) with 5 iterations instead of 3, for a steadier median.
+            var job = quick ? Job.ShortRun.WithIterationCount(5).WithId("Quick") : Job.Default.WithId("Full");
+            IConfig config = DefaultConfig.Instance
+                .AddJob(job)
+                .AddDiagnoser(MemoryDiagnoser.Default)
+                .WithArtifactsPath(Path.Combine(root, "BenchmarkDotNet.Artifacts"));
+            if (filter is not null)
+            {
+                config = config.AddFilter(new SimpleFilter(b => Matches(filter, b.Descriptor.WorkloadMethod)));
+            }
+
+            summaries = BenchmarkRunner.Run(types, config);
+        }
+
+        var run = new RunInfo
+        {
+            Quick = quick,
+            ImportRows = importRows,
+            Server = server is ThrowawayPostgresServer ? "throwaway local server (fsync, synchronous_commit, full_page_writes off)" : "server from STATUSDATA_BENCH_CONNECTION",
+            PostgresVersion = "PostgreSQL " + await ScalarAsync(connectionString, "SHOW server_version"),
+            PostgresSettings = $"shared_buffers {await ScalarAsync(connectionString, "SHOW shared_buffers")}, loopback TCP",
+            LoadBefore = loadBefore,
+            StartedUtc = started,
+            SeedDuration = seedDuration,
+            ImportProbe = probe,
+        };
+        run.LoadAfter = RunInfo.LoadAverage();
+        run.Duration = clock.Elapsed;
+
+        var rows = MarkdownReport.Rows(summaries, roundTrips, types)
+            .Where(r => filter is null || Regex.IsMatch(r.Method, GlobPattern(filter), RegexOptions.IgnoreCase))
+            .ToList();
+        var document = MarkdownReport.Document(rows, run);
+        if (filter is null && !roundTripsOnly)
+        {
+            var docs = Path.Combine(root, "docs", "benchmarks.md");
+            await File.WriteAllTextAsync(docs, document);
+            var readme = Path.Combine(root, "README.md");
+            await File.WriteAllTextAsync(readme, MarkdownReport.UpdateReadme(await File.ReadAllTextAsync(readme), MarkdownReport.ReadmeSection(rows, run)));
+            Console.WriteLine($"wrote {docs} and the Benchmarks section of {readme}");
+        }
+        else
+        {
+            var partial = Path.Combine(root, "BenchmarkDotNet.Artifacts", "benchmarks-partial.md");
+            Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+            await File.WriteAllTextAsync(partial, document);
+            Console.WriteLine($"wrote {partial}");
+        }
+
+        var failed = rows.Where(r => r.MedianNs is null && !roundTripsOnly).Select(r => r.Method).ToList();
+        if (failed.Count > 0)
+        {
+            await Console.Error.WriteLineAsync("benchmarks that failed: " + string.Join(", ", failed));
+            return 1;
+        }
+
+        return 0;
+    }
+
+    private static bool Matches(string glob, System.Reflection.MethodInfo method) =>
+        Regex.IsMatch(RoundTripPass.Key(method), GlobPattern(glob), RegexOptions.IgnoreCase);
+
+    /// <summary>A regular expression for comma-separated globs over Type.Method.</summary>
+    private static string GlobPattern(string globs) =>
+        "^(" + string.Join('|', globs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(g => Regex.Escape(g).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal))) + ")$";
+
+    private static async Task<string> ScalarAsync(string connectionString, string sql)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await using var command = dataSource.CreateCommand(sql);
+        return Convert.ToString(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture) ?? string.Empty;
+    }
+
+    /// <summary>The folder holding StatusData.sln, from the working directory or the program's own location.</summary>
+    private static string RepositoryRoot()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "StatusData.sln")))
+                {
+                    return directory.FullName;
+                }
+            }
+        }
+
+        throw new InvalidOperationException("Run the benchmarks from within the StatusData repository (StatusData.sln not found).");
+    }
+}
