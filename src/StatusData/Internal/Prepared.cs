@@ -3,7 +3,7 @@ using Npgsql;
 namespace StatusData.Internal;
 
 /// <summary>
-/// The single-row statements and the feed, run the way the Npgsql documentation recommends for hot paths: SQL with
+/// The single-row statements, run the way the Npgsql documentation recommends for hot paths: SQL with
 /// positional <c>$n</c> parameters (Npgsql sends it as is, with no client-side rewriting of named
 /// parameters), explicitly prepared, and read by ordinal. Npgsql keeps an explicitly prepared statement
 /// on its physical connection across pool checkouts, so the server parses and plans each statement once
@@ -14,14 +14,11 @@ namespace StatusData.Internal;
 /// </summary>
 internal static class Prepared
 {
-    /// <summary>The columns of <c>users</c>, in the order <see cref="ReadUser"/> reads them.</summary>
-    public const string UserColumns = "id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at";
-
     /// <summary>Runs a query and reads its first row with <paramref name="read"/>, or returns <see langword="null"/> without rows.</summary>
-    public static async Task<T?> QuerySingleAsync<T>(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    public static async Task<T?> QuerySingleAsync<T>(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
         where T : class
     {
-        var command = await CommandAsync(connection, transaction, sql, parameters, cancellationToken).ConfigureAwait(false);
+        var command = await CommandAsync(session, connection, sql, parameters, cancellationToken).ConfigureAwait(false);
         await using (command.ConfigureAwait(false))
         {
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -33,9 +30,9 @@ internal static class Prepared
     }
 
     /// <summary>Runs a query and reads every row with <paramref name="read"/>.</summary>
-    public static async Task<List<T>> QueryListAsync<T>(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, int capacity, CancellationToken cancellationToken)
+    public static async Task<List<T>> QueryListAsync<T>(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, int capacity, CancellationToken cancellationToken)
     {
-        var command = await CommandAsync(connection, transaction, sql, parameters, cancellationToken).ConfigureAwait(false);
+        var command = await CommandAsync(session, connection, sql, parameters, cancellationToken).ConfigureAwait(false);
         await using (command.ConfigureAwait(false))
         {
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -53,16 +50,16 @@ internal static class Prepared
     }
 
     /// <summary>Runs a statement without results; returns the number of rows it affected.</summary>
-    public static async Task<int> ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
+    public static async Task<int> ExecuteAsync(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
-        var command = await CommandAsync(connection, transaction, sql, parameters, cancellationToken).ConfigureAwait(false);
+        var command = await CommandAsync(session, connection, sql, parameters, cancellationToken).ConfigureAwait(false);
         await using (command.ConfigureAwait(false))
         {
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>A <c>users</c> row from <see cref="UserColumns"/>, starting at column <paramref name="at"/>.</summary>
+    /// <summary>A <c>users</c> row (id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at), starting at column <paramref name="at"/>.</summary>
     public static User ReadUser(NpgsqlDataReader reader, int at) => new(
         reader.GetGuid(at),
         reader.GetString(at + 1),
@@ -84,7 +81,7 @@ internal static class Prepared
         reader.GetString(at + 3),
         reader.GetFieldValue<DateTime>(at + 4));
 
-    /// <summary>A status update and its author: the update's five columns, then <see cref="UserColumns"/>.</summary>
+    /// <summary>A status update and its author: the update's five columns, then the user's eleven.</summary>
     public static StatusUpdateWithAuthor ReadStatusUpdateWithAuthor(NpgsqlDataReader reader) =>
         new(ReadStatusUpdate(reader, 0), ReadUser(reader, 5));
 
@@ -94,9 +91,9 @@ internal static class Prepared
     /// <summary>A positional parameter that may be NULL, with its type fixed, so the prepared statement fits every call.</summary>
     public static NpgsqlParameter Nullable(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text };
 
-    private static async Task<NpgsqlCommand> CommandAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
+    private static async Task<NpgsqlCommand> CommandAsync(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
-        var command = new NpgsqlCommand(sql, connection, transaction);
+        var command = new NpgsqlCommand(sql, connection, session.Transaction);
         try
         {
             foreach (var parameter in parameters)
@@ -104,7 +101,12 @@ internal static class Prepared
                 command.Parameters.Add(parameter);
             }
 
-            await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            // Off for PgBouncer in transaction mode before 1.21, where a statement prepared on one server
+            // connection is missing on the next (StatusDataOptions.PrepareStatements, docs/scaling.md).
+            if (session.Options.PrepareStatements)
+            {
+                await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            }
             return command;
         }
         catch

@@ -108,31 +108,28 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     {
         Guard.PageSize(limit, nameof(limit));
         var cursor = after ?? DbValue.End;
-        _ = DbValue.CursorTimestamp(cursor, nameof(after)); // throws unless the cursor's timestamp is UTC
 
-        // The hottest read: prepared and read by ordinal like the single-row statements (see Prepared).
+        // Joined loading with Dapper multi-mapping: each row is a status update, then (from the second
+        // "id" column on) its author.
         const string sql = """
-            SELECT s.id, s.user_id, s.message, s.category, s.created_at,
-                   u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
-                   u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
+            SELECT s.id, s.user_id AS userid, s.message, s.category, s.created_at AS createdat,
+                   u.id, u.username, u.display_name AS displayname, u.email, u.password_hash AS passwordhash, u.avatar_url AS avatarurl,
+                   u.xp, u.current_streak AS currentstreak, u.longest_streak AS longeststreak, u.last_post_date AS lastpostdate, u.created_at AS createdat
             FROM status_updates s
             JOIN users u ON u.id = s.user_id
-            WHERE (s.created_at, s.id) < ($1, $2)
+            WHERE (s.created_at, s.id) < (@beforeCreatedAt, @beforeId)
             ORDER BY s.created_at DESC, s.id DESC
-            LIMIT $3
+            LIMIT @take
             """;
+        var parameters = new { beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 };
         var rows = await session.RunAsync(
             Access.Read,
-            connection => Prepared.QueryListAsync(
-                connection,
-                session.Transaction,
-                sql,
-                [Prepared.Value(DateTime.SpecifyKind(cursor.CreatedAt, DateTimeKind.Utc)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)],
-                Prepared.ReadStatusUpdateWithAuthor,
-                limit + 1,
-                cancellationToken),
+            connection => connection.QueryAsync<StatusUpdate, User, StatusUpdateWithAuthor>(
+                new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken),
+                (statusUpdate, author) => new StatusUpdateWithAuthor(statusUpdate, author),
+                splitOn: "id"),
             cancellationToken).ConfigureAwait(false);
-        return Paging.ToPage(rows, limit, row => PageCursor.After(row.StatusUpdate));
+        return Paging.ToPage(rows.AsList(), limit, row => PageCursor.After(row.StatusUpdate));
     }
 
     public async Task<Page<StatusUpdate>> ListByCategoryAsync(string category, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
@@ -272,7 +269,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         const string sql = "DELETE FROM status_updates WHERE id = $1";
         var deleted = await session.RunAsync(
             Access.Write,
-            connection => Prepared.ExecuteAsync(connection, session.Transaction, sql, [Prepared.Value(id)], cancellationToken),
+            connection => Prepared.ExecuteAsync(session, connection, sql, [Prepared.Value(id)], cancellationToken),
             cancellationToken).ConfigureAwait(false);
         return deleted == 1;
     }
@@ -287,6 +284,6 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     private Task<StatusUpdateWithAuthor?> QueryWithAuthorSingleAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
         session.RunAsync(
             access,
-            connection => Prepared.QuerySingleAsync(connection, session.Transaction, sql, parameters, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),
+            connection => Prepared.QuerySingleAsync(session, connection, sql, parameters, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),
             cancellationToken);
 }

@@ -28,8 +28,8 @@ internal sealed class UserRepository(Session session) : IUserRepository
         await session.RunAsync(
             Access.Write,
             connection => Prepared.ExecuteAsync(
+                session,
                 connection,
-                session.Transaction,
                 sql,
                 [
                     Prepared.Value(user.Id),
@@ -46,18 +46,18 @@ internal sealed class UserRepository(Session session) : IUserRepository
     }
 
     public Task<User?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
-        QueryUserAsync($"SELECT {Prepared.UserColumns} FROM users WHERE id = $1", [Prepared.Value(id)], Access.Read, cancellationToken);
+        QueryUserAsync("SELECT id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at FROM users WHERE id = $1", [Prepared.Value(id)], Access.Read, cancellationToken);
 
     public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken = default)
     {
         Guard.Lookup(username, nameof(username));
-        return QueryUserAsync($"SELECT {Prepared.UserColumns} FROM users WHERE username = $1", [Prepared.Value(username)], Access.Read, cancellationToken);
+        return QueryUserAsync("SELECT id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at FROM users WHERE username = $1", [Prepared.Value(username)], Access.Read, cancellationToken);
     }
 
     public Task<User?> GetByEmailAsync(string email, CancellationToken cancellationToken = default)
     {
         Guard.Lookup(email, nameof(email));
-        return QueryUserAsync($"SELECT {Prepared.UserColumns} FROM users WHERE email = $1", [Prepared.Value(email)], Access.Read, cancellationToken);
+        return QueryUserAsync("SELECT id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at FROM users WHERE email = $1", [Prepared.Value(email)], Access.Read, cancellationToken);
     }
 
     public async Task<User> UpdateProfileAsync(Guid id, string displayName, string email, string? avatarUrl, CancellationToken cancellationToken = default)
@@ -65,7 +65,11 @@ internal sealed class UserRepository(Session session) : IUserRepository
         Guard.Text(displayName, 100, nameof(displayName));
         Guard.Text(email, 255, nameof(email));
         Guard.OptionalText(avatarUrl, 500, nameof(avatarUrl));
-        const string sql = $"UPDATE users SET display_name = $2, email = $3, avatar_url = $4 WHERE id = $1 RETURNING {Prepared.UserColumns}";
+        const string sql = """
+            UPDATE users SET display_name = $2, email = $3, avatar_url = $4
+            WHERE id = $1
+            RETURNING id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at
+            """;
         return await QueryUserAsync(
                 sql,
                 [Prepared.Value(id), Prepared.Value(displayName), Prepared.Value(email), Prepared.Nullable(avatarUrl)],
@@ -80,7 +84,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
         const string sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
         var updated = await session.RunAsync(
             Access.Write,
-            connection => Prepared.ExecuteAsync(connection, session.Transaction, sql, [Prepared.Value(id), Prepared.Value(passwordHash)], cancellationToken),
+            connection => Prepared.ExecuteAsync(session, connection, sql, [Prepared.Value(id), Prepared.Value(passwordHash)], cancellationToken),
             cancellationToken).ConfigureAwait(false);
         if (updated == 0)
         {
@@ -198,7 +202,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
     private Task<User?> QueryUserAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
         session.RunAsync(
             access,
-            connection => Prepared.QuerySingleAsync(connection, session.Transaction, sql, parameters, static reader => Prepared.ReadUser(reader, 0), cancellationToken),
+            connection => Prepared.QuerySingleAsync(session, connection, sql, parameters, static reader => Prepared.ReadUser(reader, 0), cancellationToken),
             cancellationToken);
 
     private async Task<List<User>> QueryAsync(string sql, object parameters, CancellationToken cancellationToken) =>
