@@ -19,7 +19,7 @@ internal static class Prepared
         where T : class
     {
         var command = await CommandAsync(session, connection, sql, parameters, cancellationToken).ConfigureAwait(false);
-        await using (command.ConfigureAwait(false))
+        try
         {
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
@@ -27,25 +27,9 @@ internal static class Prepared
                 return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? read(reader) : null;
             }
         }
-    }
-
-    /// <summary>Runs a query and reads every row with <paramref name="read"/>.</summary>
-    public static async Task<List<T>> QueryListAsync<T>(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, int capacity, CancellationToken cancellationToken)
-    {
-        var command = await CommandAsync(session, connection, sql, parameters, cancellationToken).ConfigureAwait(false);
-        await using (command.ConfigureAwait(false))
+        finally
         {
-            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (reader.ConfigureAwait(false))
-            {
-                var rows = new List<T>(capacity);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    rows.Add(read(reader));
-                }
-
-                return rows;
-            }
+            await ReleaseAsync(command).ConfigureAwait(false);
         }
     }
 
@@ -53,9 +37,13 @@ internal static class Prepared
     public static async Task<int> ExecuteAsync(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
         var command = await CommandAsync(session, connection, sql, parameters, cancellationToken).ConfigureAwait(false);
-        await using (command.ConfigureAwait(false))
+        try
         {
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ReleaseAsync(command).ConfigureAwait(false);
         }
     }
 
@@ -111,8 +99,18 @@ internal static class Prepared
         }
         catch
         {
-            await command.DisposeAsync().ConfigureAwait(false);
+            await ReleaseAsync(command).ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Detaches the parameters before disposing: the caller's parameter array outlives the command when
+    /// <see cref="Session"/> retries a read on a new connection, and a parameter can belong to one command only.
+    /// </summary>
+    private static ValueTask ReleaseAsync(NpgsqlCommand command)
+    {
+        command.Parameters.Clear();
+        return command.DisposeAsync();
     }
 }
