@@ -119,13 +119,7 @@ public sealed partial class MigrationRunner
 
                     LogApplying(_logger, next.Version, next.Description);
                     await RunStatementsAsync(connection, next, MigrationDirection.Up, cancellationToken).ConfigureAwait(false);
-                    using var insert = new NpgsqlCommand(
-                        "INSERT INTO version_info (version, applied_on, description, checksum) VALUES ($1, now(), $2, $3)",
-                        connection);
-                    insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = next.Version });
-                    insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = next.Description });
-                    insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = next.Checksum });
-                    await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    await RecordAppliedAsync(connection, next, cancellationToken).ConfigureAwait(false);
                     return next;
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -223,13 +217,7 @@ public sealed partial class MigrationRunner
                 await ExecuteAsync(connection, CreateVersionTableSql, cancellationToken).ConfigureAwait(false);
                 foreach (var migration in included)
                 {
-                    using var insert = new NpgsqlCommand(
-                        "INSERT INTO version_info (version, applied_on, description, checksum) VALUES ($1, now(), $2, $3)",
-                        connection);
-                    insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = migration.Version });
-                    insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = migration.Description });
-                    insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = migration.Checksum });
-                    await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    await RecordAppliedAsync(connection, migration, cancellationToken).ConfigureAwait(false);
                 }
 
                 LogBaselined(_logger, version, included.Count);
@@ -354,6 +342,17 @@ public sealed partial class MigrationRunner
         }
 
         return await ResultAsync(steps, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task RecordAppliedAsync(NpgsqlConnection connection, KnownMigration migration, CancellationToken cancellationToken)
+    {
+        using var insert = new NpgsqlCommand(
+            "INSERT INTO version_info (version, applied_on, description, checksum) VALUES ($1, now(), $2, $3)",
+            connection);
+        insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = migration.Version });
+        insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = migration.Description });
+        insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = migration.Checksum });
+        await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<MigrationResult> ResultAsync(List<MigrationStep> steps, CancellationToken cancellationToken)
