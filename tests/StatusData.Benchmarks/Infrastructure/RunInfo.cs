@@ -48,7 +48,8 @@ internal sealed record RunInfo
         var pretty = File.Exists("/etc/os-release")
             ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?.Split('=', 2)[1].Trim('"')
             : null;
-        return pretty is null ? RuntimeInformation.OSDescription : $"{pretty} ({RuntimeInformation.OSDescription})";
+        var kernel = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : null;
+        return (pretty ?? RuntimeInformation.OSDescription) + (kernel is null ? string.Empty : $", Linux kernel {kernel}");
     }
 
     /// <summary>The 1, 5 and 15 minute load averages: how busy the (shared) machine was.</summary>
