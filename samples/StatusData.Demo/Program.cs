@@ -24,7 +24,7 @@ try
 
     Console.WriteLine();
     Console.WriteLine("1. Migrating to the latest version");
-    var runner = new MigrationRunner(dataSource);
+    var runner = new StatusDataMigrator(connectionString);
     var migrated = await runner.UpAsync();
     foreach (var step in migrated.Steps)
     {

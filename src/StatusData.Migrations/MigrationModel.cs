@@ -1,14 +1,6 @@
+using FluentMigrator;
+
 namespace StatusData.Migrations;
-
-/// <summary>Which way a migration step goes.</summary>
-public enum MigrationDirection
-{
-    /// <summary>Towards newer versions (<see cref="Migration.Up"/>).</summary>
-    Up,
-
-    /// <summary>Towards older versions (<see cref="Migration.Down"/>).</summary>
-    Down,
-}
 
 /// <summary>Where one migration stands in a database.</summary>
 public enum MigrationState
@@ -26,7 +18,7 @@ public enum MigrationState
     UnknownToCode,
 }
 
-/// <summary>One line of <see cref="MigrationRunner.GetStatusAsync"/>.</summary>
+/// <summary>One line of <see cref="StatusDataMigrator.GetStatusAsync"/>.</summary>
 /// <param name="Version">The version, <c>yyyyMMddHHmm</c>.</param>
 /// <param name="Description">The description, from the code (or from the version table for unknown versions).</param>
 /// <param name="State">Pending, applied, drifted, or unknown to the code.</param>
@@ -75,19 +67,19 @@ public sealed class MigrationException : Exception
     public MigrationFailure Failure { get; }
 }
 
-/// <summary>Settings of a <see cref="MigrationRunner"/>.</summary>
-public sealed class MigrationRunnerOptions
+/// <summary>Settings of a <see cref="StatusDataMigrator"/>.</summary>
+public sealed class StatusDataMigratorOptions
 {
     /// <summary>
-    /// The migrations to run. Defaults to the StatusData migrations in this assembly; tests and
-    /// extensions may pass their own (see <see cref="MigrationRunner.Discover"/>).
+    /// The FluentMigrator migrations to run. Defaults to the StatusData migrations in this assembly;
+    /// tests and extensions may pass their own (see <see cref="StatusDataMigrator.Discover"/>).
     /// </summary>
-    public IReadOnlyList<Migration>? Migrations { get; set; }
+    public IReadOnlyList<IMigration>? Migrations { get; set; }
 
     /// <summary>
     /// How long to wait for the migration lock, and for any table lock a migration needs, before
     /// failing with <see cref="MigrationFailure.LockTimeout"/>. Default: 60 seconds. Positive and at most
-    /// <see cref="MigrationRunner.MaxLockTimeout"/> (about 24.8 days); rounded up to whole milliseconds.
+    /// <see cref="StatusDataMigrator.MaxLockTimeout"/> (about 24.8 days); rounded up to whole milliseconds.
     /// </summary>
     public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(60);
 

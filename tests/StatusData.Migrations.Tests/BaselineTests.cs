@@ -1,3 +1,4 @@
+using FluentMigrator;
 using StatusData.Migrations.Tests.Support;
 
 namespace StatusData.Migrations.Tests;

@@ -1,3 +1,4 @@
+using FluentMigrator;
 using System.Text.RegularExpressions;
 using Npgsql;
 using StatusData.Migrations.Tests.Support;
@@ -51,40 +52,23 @@ public sealed class ConcurrencyTests
 
     private static async Task<MigrationResult[]> RunConcurrentlyAsync(string connectionString, CancellationToken ct)
     {
-        var dataSources = Enumerable.Range(0, Runners).Select(_ => NpgsqlDataSource.Create(connectionString)).ToList();
-        try
-        {
-            // Open one physical connection per runner first, so that connecting does not stagger the start.
-            foreach (var dataSource in dataSources)
+        // Every runner waits at the gate; the last one to arrive opens it.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var arrived = 0;
+        var tasks = Enumerable.Range(0, Runners).Select(_ => Task.Run(
+            async () =>
             {
-                await using var warm = await dataSource.OpenConnectionAsync(ct);
-            }
-
-            // Every runner waits at the gate; the last one to arrive opens it.
-            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var arrived = 0;
-            var tasks = dataSources.Select(dataSource => Task.Run(
-                async () =>
+                var runner = new StatusDataMigrator(connectionString, new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(30) });
+                if (Interlocked.Increment(ref arrived) == Runners)
                 {
-                    var runner = new MigrationRunner(dataSource, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(30) });
-                    if (Interlocked.Increment(ref arrived) == Runners)
-                    {
-                        gate.SetResult();
-                    }
+                    gate.SetResult();
+                }
 
-                    await gate.Task;
-                    return await runner.UpAsync(cancellationToken: ct);
-                },
-                ct)).ToList();
-            return await Task.WhenAll(tasks);
-        }
-        finally
-        {
-            foreach (var dataSource in dataSources)
-            {
-                await dataSource.DisposeAsync();
-            }
-        }
+                await gate.Task;
+                return await runner.UpAsync(cancellationToken: ct);
+            },
+            ct)).ToList();
+        return await Task.WhenAll(tasks);
     }
 }
 

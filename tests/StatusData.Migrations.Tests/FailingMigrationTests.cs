@@ -4,7 +4,7 @@ namespace StatusData.Migrations.Tests;
 
 public sealed class FailingMigrationTests
 {
-    private static MigrationRunnerOptions WithFailingMigration() =>
+    private static StatusDataMigratorOptions WithFailingMigration() =>
         new() { Migrations = [.. Known.BuiltIn(), new FailingMigration()] };
 
     [Fact]

@@ -1,3 +1,4 @@
+using FluentMigrator;
 using Npgsql;
 using StatusData.Migrations.Tests.Support;
 
@@ -13,12 +14,12 @@ public sealed class LockTests
         await using var db = await TestDb.CreateEmptyAsync("lock", ct);
         await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false;Application Name=lock-holder");
         await holder.OpenAsync(ct);
-        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationRunner.LockKey})", holder))
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({StatusDataMigrator.LockKey})", holder))
         {
             await take.ExecuteNonQueryAsync(ct);
         }
 
-        var runner = db.Runner(new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(1) });
+        var runner = db.Runner(new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(1) });
         var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
         var cli = await CliRunner.RunAsync(["up", "--lock-timeout", "1"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
 
@@ -28,7 +29,7 @@ public sealed class LockTests
         Assert.Contains($"backend pid {holder.ProcessID}", cli.Stderr, StringComparison.Ordinal);
         Assert.Empty(await db.RelationsAsync(ct));
 
-        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationRunner.LockKey})", holder))
+        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({StatusDataMigrator.LockKey})", holder))
         {
             Assert.True((bool)(await release.ExecuteScalarAsync(ct))!);
         }
@@ -53,7 +54,7 @@ public sealed class LockTests
             await lockTable.ExecuteNonQueryAsync(ct);
         }
 
-        var runner = db.Runner(new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(1) });
+        var runner = db.Runner(new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(1) });
         var started = System.Diagnostics.Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
 
@@ -73,12 +74,12 @@ public sealed class LockTests
         await using var db = await TestDb.CreateEmptyAsync("locktiny", ct);
         await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false");
         await holder.OpenAsync(ct);
-        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationRunner.LockKey})", holder))
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({StatusDataMigrator.LockKey})", holder))
         {
             await take.ExecuteNonQueryAsync(ct);
         }
 
-        var runner = db.Runner(new MigrationRunnerOptions { LockTimeout = TimeSpan.FromTicks(1) });
+        var runner = db.Runner(new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromTicks(1) });
         using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(ct);
         giveUp.CancelAfter(TimeSpan.FromSeconds(10)); // an unbounded wait ends here, as a cancellation
 
@@ -93,10 +94,10 @@ public sealed class LockTests
     public async Task ALockTimeoutLongerThanPostgreSqlAcceptsIsRejectedBeforeConnecting()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var unreachable = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1");
+        const string unreachable = "Host=127.0.0.1;Port=1";
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => new MigrationRunner(unreachable, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromDays(25) }));
-        var longest = new MigrationRunner(unreachable, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromMilliseconds(int.MaxValue) });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StatusDataMigrator(unreachable, new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromDays(25) }));
+        var longest = new StatusDataMigrator(unreachable, new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromMilliseconds(int.MaxValue) });
         Assert.Contains("SET LOCAL lock_timeout = '2147483647ms';", longest.Script(MigrationDirection.Up, 0, null), StringComparison.Ordinal);
 
         var cli = await CliRunner.RunAsync(["script", "up", "--from", "0", "--lock-timeout", "2160000"], cancellationToken: ct);
@@ -107,22 +108,20 @@ public sealed class LockTests
     }
 
     /// <summary>
-    /// The lock belongs to each migration's transaction, not to the session: once a run is over, the
-    /// pooled server connection it used holds no advisory lock. That is what makes the runner safe
-    /// through PgBouncer in transaction mode, where a session lock would stay on a shared server connection.
+    /// The lock belongs to a transaction, not to a session: once a run is over, neither a connection of the
+    /// run nor an advisory lock is left in the database. That is what makes the runner safe through
+    /// PgBouncer in transaction mode, where a session lock would stay on a shared server connection.
     /// </summary>
     [Fact]
-    public async Task NoAdvisoryLockOutlivesTheRunOnItsPooledConnection()
+    public async Task NoConnectionOrAdvisoryLockOutlivesTheRun()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var db = await TestDb.CreateEmptyAsync("locksession", ct);
-        await using var runnerSource = NpgsqlDataSource.Create(db.ConnectionString + ";Application Name=runner-under-test;No Reset On Close=true");
 
-        await new MigrationRunner(runnerSource).UpAsync(cancellationToken: ct);
+        await new StatusDataMigrator(db.ConnectionString + ";Application Name=runner-under-test;No Reset On Close=true").UpAsync(cancellationToken: ct);
 
-        // The runner's server connection is still open (pooled), and holds no advisory lock; nor does anyone
-        // else in this database (pg_locks is cluster-wide: other tests' databases are filtered out).
-        Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'runner-under-test'", ct));
+        // pg_locks is cluster-wide: other tests' databases are filtered out.
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'runner-under-test'", ct));
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", ct));
     }
 }

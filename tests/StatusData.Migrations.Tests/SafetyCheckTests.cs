@@ -92,7 +92,7 @@ public sealed class SafetyCheckTests
         Assert.True(cliRefused.ExitCode == 3, cliRefused.ToString());
         Assert.Contains("--allow-drift", cliRefused.Stderr, StringComparison.Ordinal);
 
-        var allowed = await db.Runner(new MigrationRunnerOptions { AllowChecksumMismatch = true }).UpAsync(cancellationToken: ct);
+        var allowed = await db.Runner(new StatusDataMigratorOptions { AllowChecksumMismatch = true }).UpAsync(cancellationToken: ct);
 
         Assert.Equal([Known.KeysetIndexes], allowed.Steps.Select(s => s.Version));
         Assert.Equal(Known.Both, await db.VersionsAsync(ct));

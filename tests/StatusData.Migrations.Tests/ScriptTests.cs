@@ -17,15 +17,15 @@ public sealed class ScriptTests
         AssertInOrder(
             sql,
             "CREATE TABLE IF NOT EXISTS version_info",
-            "CREATE TABLE users (",
-            "CREATE TABLE status_updates (",
-            "CREATE INDEX ix_status_updates_user_id ON status_updates (user_id);",
-            $"INSERT INTO version_info (version, applied_on, description, checksum) VALUES (202602282200, now(), 'initial users and status_updates', '{Known.InitialChecksum}');",
-            "CREATE INDEX ix_status_updates_created_at_id ON status_updates (created_at, id);",
-            $"INSERT INTO version_info (version, applied_on, description, checksum) VALUES (202611220900, now(), 'keyset pagination indexes', '{Known.KeysetIndexesChecksum}');");
+            "CREATE TABLE \"public\".\"users\" (",
+            "CREATE TABLE \"public\".\"status_updates\" (",
+            "CREATE INDEX \"ix_status_updates_user_id\" ON \"public\".\"status_updates\" (\"user_id\" ASC);",
+            $"INSERT INTO \"public\".\"version_info\" (\"version\",\"applied_on\",\"description\",\"checksum\") VALUES (202602282200,now(),'initial users and status_updates','{Known.InitialChecksum}');",
+            "CREATE INDEX \"ix_status_updates_created_at_id\" ON \"public\".\"status_updates\" (\"created_at\" ASC,\"id\" ASC);",
+            $"INSERT INTO \"public\".\"version_info\" (\"version\",\"applied_on\",\"description\",\"checksum\") VALUES (202611220900,now(),'keyset pagination indexes','{Known.KeysetIndexesChecksum}');");
         Assert.Equal(2, Count(sql, "BEGIN;"));
         Assert.Equal(2, Count(sql, "COMMIT;"));
-        Assert.Equal(2, Count(sql, $"SELECT pg_advisory_xact_lock({MigrationRunner.LockKey});"));
+        Assert.Equal(2, Count(sql, $"SELECT pg_advisory_xact_lock({StatusDataMigrator.LockKey});"));
     }
 
     [Fact]
@@ -38,13 +38,13 @@ public sealed class ScriptTests
         Assert.True(result.ExitCode == 0, result.ToString());
         AssertInOrder(
             result.Stdout,
-            "DROP INDEX ix_users_created_at_id;",
-            "DROP INDEX ix_status_updates_created_at_id;",
-            "DELETE FROM version_info WHERE version = 202611220900;",
-            "DROP INDEX ix_status_updates_user_id;",
-            "DROP TABLE status_updates;",
-            "DROP TABLE users;",
-            "DELETE FROM version_info WHERE version = 202602282200;");
+            "DROP INDEX \"public\".\"ix_users_created_at_id\";",
+            "DROP INDEX \"public\".\"ix_status_updates_created_at_id\";",
+            "DELETE FROM \"public\".\"version_info\" WHERE \"version\" = 202611220900;",
+            "DROP INDEX \"public\".\"ix_status_updates_user_id\";",
+            "DROP TABLE \"public\".\"status_updates\";",
+            "DROP TABLE \"public\".\"users\";",
+            "DELETE FROM \"public\".\"version_info\" WHERE \"version\" = 202602282200;");
         Assert.DoesNotContain("CREATE", result.Stdout, StringComparison.Ordinal);
     }
 
@@ -81,9 +81,9 @@ public sealed class ScriptTests
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("-- 202611220900: keyset pagination indexes", result.Stdout, StringComparison.Ordinal);
-        Assert.Contains("CREATE INDEX ix_users_created_at_id ON users (created_at, id);", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("CREATE INDEX \"ix_users_created_at_id\" ON \"public\".\"users\" (\"created_at\" ASC,\"id\" ASC);", result.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("202602282200", result.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("CREATE TABLE users", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("CREATE TABLE \"public\".\"users\"", result.Stdout, StringComparison.Ordinal);
         Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct)); // printing changed nothing
 
         await db.ExecuteAsync(result.Stdout, ct);

@@ -1,4 +1,5 @@
-using StatusData.Migrations;
+using FluentMigrator;
+
 
 namespace StatusData.TestMigrations;
 
@@ -20,10 +21,10 @@ public sealed class SlowTestMigration : Migration
     /// <inheritdoc />
     public override void Up()
     {
-        Sql("CREATE TABLE reliability_slow_migration (id integer NOT NULL PRIMARY KEY)");
-        Sql("SELECT pg_sleep(coalesce(nullif(current_setting('statusdata_test.sleep_seconds', true), ''), '0')::double precision)");
+        Execute.Sql("CREATE TABLE reliability_slow_migration (id integer NOT NULL PRIMARY KEY)");
+        Execute.Sql("SELECT pg_sleep(coalesce(nullif(current_setting('statusdata_test.sleep_seconds', true), ''), '0')::double precision)");
     }
 
     /// <inheritdoc />
-    public override void Down() => Sql("DROP TABLE reliability_slow_migration");
+    public override void Down() => Execute.Sql("DROP TABLE reliability_slow_migration");
 }

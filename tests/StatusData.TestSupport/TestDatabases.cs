@@ -34,10 +34,7 @@ public sealed class TestDatabases : IAsyncDisposable
         var databases = new TestDatabases(server);
         await databases.ExecuteAdminAsync($"CREATE DATABASE {databases.TemplateName}", cancellationToken).ConfigureAwait(false);
         databases._created.Add(databases.TemplateName);
-        await using (var template = NpgsqlDataSource.Create(databases.ConnectionStringFor(databases.TemplateName)))
-        {
-            await new MigrationRunner(template).UpAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
+        await new StatusDataMigrator(databases.ConnectionStringFor(databases.TemplateName)).UpAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
 
         // CREATE DATABASE ... TEMPLATE refuses while anyone is connected to the template.
         NpgsqlConnection.ClearAllPools();

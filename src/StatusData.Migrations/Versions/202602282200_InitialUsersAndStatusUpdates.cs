@@ -1,54 +1,54 @@
+using FluentMigrator;
+
 namespace StatusData.Migrations.Versions;
 
 /// <summary>
 /// Mirrors the Python side's Alembic revision <c>a1b2c3d4e5f6</c>
 /// (<c>2026_02_28_2200-a1b2c3d4e5f6_initial_users_and_status_updates.py</c>) exactly: the same
-/// tables, types, nullability and constraint names, no server-side defaults (the Python models
-/// set defaults in the application) and no ON DELETE action (the cascade lives in the ORM).
+/// tables, column order, types, nullability and constraint names (PostgreSQL's defaults, which is what
+/// SQLAlchemy's unnamed constraints get), no server-side defaults (the Python models set defaults in
+/// the application) and no ON DELETE action (the cascade lives in the ORM).
 /// </summary>
+/// <remarks>
+/// Every name is explicit: without them FluentMigrator would write PK_/UC_/FK_/IX_ names. Unique
+/// constraints are <c>Create.UniqueConstraint</c>, not <c>.Unique()</c>, which makes an index.
+/// No schema is named: the tables go to <c>public</c>, and baseline can build them in a scratch schema.
+/// </remarks>
 [Migration(202602282200, "initial users and status_updates")]
 public sealed class InitialUsersAndStatusUpdates : Migration
 {
     /// <inheritdoc />
     public override void Up()
     {
-        Sql("""
-            CREATE TABLE users (
-                id uuid NOT NULL,
-                username character varying(50) NOT NULL,
-                display_name character varying(100) NOT NULL,
-                email character varying(255) NOT NULL,
-                password_hash character varying(255) NOT NULL,
-                avatar_url character varying(500),
-                xp integer NOT NULL,
-                current_streak integer NOT NULL,
-                longest_streak integer NOT NULL,
-                last_post_date date,
-                created_at timestamp with time zone NOT NULL,
-                CONSTRAINT users_pkey PRIMARY KEY (id),
-                CONSTRAINT users_username_key UNIQUE (username),
-                CONSTRAINT users_email_key UNIQUE (email)
-            )
-            """);
-        Sql("""
-            CREATE TABLE status_updates (
-                id uuid NOT NULL,
-                user_id uuid NOT NULL,
-                message text NOT NULL,
-                category character varying(20) NOT NULL,
-                created_at timestamp with time zone NOT NULL,
-                CONSTRAINT status_updates_pkey PRIMARY KEY (id),
-                CONSTRAINT status_updates_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id)
-            )
-            """);
-        Sql("CREATE INDEX ix_status_updates_user_id ON status_updates (user_id)");
+        Create.Table("users")
+            .WithColumn("id").AsGuid().NotNullable().PrimaryKey("users_pkey")
+            .WithColumn("username").AsString(50).NotNullable()
+            .WithColumn("display_name").AsString(100).NotNullable()
+            .WithColumn("email").AsString(255).NotNullable()
+            .WithColumn("password_hash").AsString(255).NotNullable()
+            .WithColumn("avatar_url").AsString(500).Nullable()
+            .WithColumn("xp").AsInt32().NotNullable()
+            .WithColumn("current_streak").AsInt32().NotNullable()
+            .WithColumn("longest_streak").AsInt32().NotNullable()
+            .WithColumn("last_post_date").AsDate().Nullable()
+            .WithColumn("created_at").AsDateTimeOffset().NotNullable();
+        Create.UniqueConstraint("users_username_key").OnTable("users").Column("username");
+        Create.UniqueConstraint("users_email_key").OnTable("users").Column("email");
+
+        Create.Table("status_updates")
+            .WithColumn("id").AsGuid().NotNullable().PrimaryKey("status_updates_pkey")
+            .WithColumn("user_id").AsGuid().NotNullable().ForeignKey("status_updates_user_id_fkey", "users", "id")
+            .WithColumn("message").AsString(int.MaxValue).NotNullable()
+            .WithColumn("category").AsString(20).NotNullable()
+            .WithColumn("created_at").AsDateTimeOffset().NotNullable();
+        Create.Index("ix_status_updates_user_id").OnTable("status_updates").OnColumn("user_id").Ascending();
     }
 
     /// <inheritdoc />
     public override void Down()
     {
-        Sql("DROP INDEX ix_status_updates_user_id");
-        Sql("DROP TABLE status_updates");
-        Sql("DROP TABLE users");
+        Delete.Index("ix_status_updates_user_id").OnTable("status_updates");
+        Delete.Table("status_updates");
+        Delete.Table("users");
     }
 }

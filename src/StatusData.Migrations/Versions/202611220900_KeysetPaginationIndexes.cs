@@ -1,3 +1,5 @@
+using FluentMigrator;
+
 namespace StatusData.Migrations.Versions;
 
 /// <summary>
@@ -16,18 +18,22 @@ public sealed class KeysetPaginationIndexes : Migration
     /// <inheritdoc />
     public override void Up()
     {
-        Sql("CREATE INDEX ix_status_updates_created_at_id ON status_updates (created_at, id)");
-        Sql("CREATE INDEX ix_status_updates_user_id_created_at_id ON status_updates (user_id, created_at, id)");
-        Sql("CREATE INDEX ix_status_updates_category_created_at_id ON status_updates (category, created_at, id)");
-        Sql("CREATE INDEX ix_users_created_at_id ON users (created_at, id)");
+        Create.Index("ix_status_updates_created_at_id").OnTable("status_updates")
+            .OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+        Create.Index("ix_status_updates_user_id_created_at_id").OnTable("status_updates")
+            .OnColumn("user_id").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+        Create.Index("ix_status_updates_category_created_at_id").OnTable("status_updates")
+            .OnColumn("category").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+        Create.Index("ix_users_created_at_id").OnTable("users")
+            .OnColumn("created_at").Ascending().OnColumn("id").Ascending();
     }
 
     /// <inheritdoc />
     public override void Down()
     {
-        Sql("DROP INDEX ix_users_created_at_id");
-        Sql("DROP INDEX ix_status_updates_category_created_at_id");
-        Sql("DROP INDEX ix_status_updates_user_id_created_at_id");
-        Sql("DROP INDEX ix_status_updates_created_at_id");
+        Delete.Index("ix_users_created_at_id").OnTable("users");
+        Delete.Index("ix_status_updates_category_created_at_id").OnTable("status_updates");
+        Delete.Index("ix_status_updates_user_id_created_at_id").OnTable("status_updates");
+        Delete.Index("ix_status_updates_created_at_id").OnTable("status_updates");
     }
 }

@@ -10,7 +10,7 @@ internal sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 }
 
 /// <summary>
-/// Runs the real statusdata-migrate as a separate process: <c>dotnet StatusData.Migrations.dll args</c>
+/// Runs the real statusdata-migrate as a separate process: <c>dotnet statusdata-migrate.dll args</c>
 /// from this test project's output folder, where the project reference puts the tool's dll,
 /// runtimeconfig.json and deps.json.
 /// </summary>
@@ -20,7 +20,7 @@ internal static class CliRunner
 
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
 
-    public static string ToolPath { get; } = Path.Combine(AppContext.BaseDirectory, "StatusData.Migrations.dll");
+    public static string ToolPath { get; } = Path.Combine(AppContext.BaseDirectory, "statusdata-migrate.dll");
 
     /// <summary>The dotnet host that runs this test process, so the tool runs on the same installation.</summary>
     public static string DotnetHost { get; } = FindDotnetHost();

@@ -27,7 +27,7 @@ internal sealed class TestDb : IAsyncDisposable
         return new TestDb(await databases.CreateEmptyAsync(hint, cancellationToken));
     }
 
-    public MigrationRunner Runner(MigrationRunnerOptions? options = null) => new(DataSource, options);
+    public StatusDataMigrator Runner(StatusDataMigratorOptions? options = null) => new(ConnectionString, options);
 
     public async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
     {

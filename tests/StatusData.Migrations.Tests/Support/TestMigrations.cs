@@ -1,3 +1,4 @@
+using FluentMigrator;
 namespace StatusData.Migrations.Tests.Support;
 
 /// <summary>
@@ -11,11 +12,11 @@ internal sealed class FailingMigration : Migration
 
     public override void Up()
     {
-        Sql("CREATE TABLE should_not_exist (id integer NOT NULL)");
-        Sql("SELECT 1/0");
+        Execute.Sql("CREATE TABLE should_not_exist (id integer NOT NULL)");
+        Execute.Sql("SELECT 1/0");
     }
 
-    public override void Down() => Sql("DROP TABLE should_not_exist");
+    public override void Down() => Execute.Sql("DROP TABLE should_not_exist");
 }
 
 /// <summary>A migration from a branch merged late: its version is older than the newest built-in one.</summary>
@@ -24,48 +25,48 @@ internal sealed class LateMigration : Migration
 {
     public const long Version = 202603010000;
 
-    public override void Up() => Sql("COMMENT ON TABLE users IS 'registered accounts'");
+    public override void Up() => Execute.Sql("COMMENT ON TABLE users IS 'registered accounts'");
 
-    public override void Down() => Sql("COMMENT ON TABLE users IS NULL");
+    public override void Down() => Execute.Sql("COMMENT ON TABLE users IS NULL");
 }
 
 /// <summary>The same SQL as <see cref="LfMigration"/>, written with CRLF line endings, blanks around it and a trailing semicolon.</summary>
 [Migration(202604010000, "checksum probe")]
 internal sealed class CrlfMigration : Migration
 {
-    public override void Up() => Sql("  CREATE TABLE probe (\r\n    id integer NOT NULL\r\n);\r\n");
+    public override void Up() => Execute.Sql("  CREATE TABLE probe (\r\n    id integer NOT NULL\r\n);\r\n");
 
-    public override void Down() => Sql("DROP TABLE probe");
+    public override void Down() => Execute.Sql("DROP TABLE probe");
 }
 
 [Migration(202604010000, "checksum probe")]
 internal sealed class LfMigration : Migration
 {
-    public override void Up() => Sql("CREATE TABLE probe (\n    id integer NOT NULL\n)");
+    public override void Up() => Execute.Sql("CREATE TABLE probe (\n    id integer NOT NULL\n)");
 
-    public override void Down() => Sql("DROP TABLE probe");
+    public override void Down() => Execute.Sql("DROP TABLE probe");
 }
 
 [Migration(202604010000, "checksum probe")]
 internal sealed class ChangedMigration : Migration
 {
-    public override void Up() => Sql("CREATE TABLE probe (\n    id bigint NOT NULL\n)");
+    public override void Up() => Execute.Sql("CREATE TABLE probe (\n    id bigint NOT NULL\n)");
 
-    public override void Down() => Sql("DROP TABLE probe");
+    public override void Down() => Execute.Sql("DROP TABLE probe");
 }
 
 [Migration(202613010000, "month 13")]
 internal sealed class NotATimestampMigration : Migration
 {
-    public override void Up() => Sql("SELECT 1");
+    public override void Up() => Execute.Sql("SELECT 1");
 
-    public override void Down() => Sql("SELECT 1");
+    public override void Down() => Execute.Sql("SELECT 1");
 }
 
 [Migration(202605010000, " ")]
 internal sealed class BlankDescriptionMigration : Migration
 {
-    public override void Up() => Sql("SELECT 1");
+    public override void Up() => Execute.Sql("SELECT 1");
 
-    public override void Down() => Sql("SELECT 1");
+    public override void Down() => Execute.Sql("SELECT 1");
 }

@@ -77,11 +77,8 @@ public sealed class PackageTests : IDisposable
             using StatusData;
             using StatusData.Migrations;
 
-            await using (var dataSource = NpgsqlDataSource.Create(args[0]))
-            {
-                var migrated = await new MigrationRunner(dataSource).UpAsync();
-                Console.WriteLine($"migrated={migrated.Steps.Count}");
-            }
+            var migrated = await new StatusDataMigrator(args[0]).UpAsync();
+            Console.WriteLine($"migrated={migrated.Steps.Count}");
 
             await using var services = new ServiceCollection().AddStatusData(args[0]).BuildServiceProvider();
             var users = services.GetRequiredService<IUserRepository>();

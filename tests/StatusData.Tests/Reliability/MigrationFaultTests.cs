@@ -14,7 +14,7 @@ namespace StatusData.Tests.Reliability;
 public sealed class MigrationFaultTests
 {
     /// <summary>
-    /// MigrationRunner.LockKey (internal to StatusData.Migrations, visible to its own tests only): the
+    /// StatusDataMigrator.LockKey (internal to StatusData.Migrations, visible to its own tests only): the
     /// ASCII bytes of "STATUSDA". Hard-coded here, and checked against its definition below.
     /// </summary>
     private const long LockKey = 0x5354_4154_5553_4441;

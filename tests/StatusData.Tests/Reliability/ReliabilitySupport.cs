@@ -110,7 +110,7 @@ internal static class Backends
     }
 }
 
-/// <summary>Runs <c>statusdata-migrate</c> as a real process: <c>dotnet StatusData.Migrations.dll</c> from the test output folder.</summary>
+/// <summary>Runs <c>statusdata-migrate</c> as a real process: <c>dotnet statusdata-migrate.dll</c> from the test output folder.</summary>
 internal sealed class CliProcess : IDisposable
 {
     private readonly Process _process;
@@ -162,7 +162,7 @@ internal sealed class CliProcess : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "StatusData.Migrations.dll"));
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "statusdata-migrate.dll"));
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

@@ -21,10 +21,7 @@ public sealed class ServerRestartTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var server = await ThrowawayPostgresServer.StartAsync(ct);
-        await using (var migrate = NpgsqlDataSource.Create(server.AdminConnectionString))
-        {
-            await new MigrationRunner(migrate).UpAsync(cancellationToken: ct);
-        }
+        await new StatusDataMigrator(server.AdminConnectionString).UpAsync(cancellationToken: ct);
 
         var builder = new NpgsqlDataSourceBuilder(server.AdminConnectionString);
         builder.ConnectionStringBuilder.ApplicationName = "reliability-restart";

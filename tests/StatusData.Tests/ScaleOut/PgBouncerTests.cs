@@ -42,7 +42,7 @@ public sealed class PgBouncerFixture : IAsyncLifetime
 /// </summary>
 public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgBouncerFixture>
 {
-    // MigrationRunner.LockKey (internal): the ASCII bytes of "STATUSDA".
+    // StatusDataMigrator.LockKey (internal): the ASCII bytes of "STATUSDA".
     private const long MigrationLockKey = 0x5354_4154_5553_4441;
 
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 6, 10, 12, 0, 0, TimeSpan.Zero));
@@ -173,13 +173,11 @@ public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgB
     {
         var direct = await fixture.Databases.CreateEmptyAsync("bouncermig", Ct);
         var through = fixture.Bouncer.ConnectionStringFor(new NpgsqlConnectionStringBuilder(direct).Database!);
-        var dataSources = Enumerable.Range(0, 4).Select(_ => NpgsqlDataSource.Create(through)).ToList();
-        try
         {
-            var results = await Task.WhenAll(dataSources.Select(ds => Task.Run(() => new MigrationRunner(ds).UpAsync(cancellationToken: Ct), Ct)));
+            var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => new StatusDataMigrator(through).UpAsync(cancellationToken: Ct), Ct)));
 
             var applied = results.SelectMany(r => r.Steps).Select(s => s.Version).Order().ToList();
-            var latest = new MigrationRunner(dataSources[0]).LatestVersion;
+            var latest = new StatusDataMigrator(through).LatestVersion;
             Assert.All(results, r => Assert.Equal(latest, r.CurrentVersion));
             Assert.Equal(applied.Distinct().Count(), applied.Count);
             await using var connection = new NpgsqlConnection(direct);
@@ -190,13 +188,6 @@ public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgB
             Assert.Equal((long)applied.Count, reader.GetInt64(0));
             Assert.Equal(reader.GetInt64(0), reader.GetInt64(1));
             Assert.Equal(2, applied.Count);
-        }
-        finally
-        {
-            foreach (var ds in dataSources)
-            {
-                await ds.DisposeAsync();
-            }
         }
     }
 
@@ -211,8 +202,7 @@ public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgB
             await take.ExecuteNonQueryAsync(Ct);
         }
 
-        await using var dataSource = NpgsqlDataSource.Create(fixture.Bouncer.ConnectionStringFor(new NpgsqlConnectionStringBuilder(direct).Database!));
-        var runner = new MigrationRunner(dataSource, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(1) });
+        var runner = new StatusDataMigrator(fixture.Bouncer.ConnectionStringFor(new NpgsqlConnectionStringBuilder(direct).Database!), new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(1) });
         var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: Ct));
 
         Assert.Equal(MigrationFailure.LockTimeout, e.Failure);

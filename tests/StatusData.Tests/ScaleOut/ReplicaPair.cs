@@ -25,10 +25,7 @@ public sealed class ReplicaPair : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _primary = await ThrowawayPostgresServer.StartAsync();
-        await using (var migrate = NpgsqlDataSource.Create(_primary.AdminConnectionString))
-        {
-            await new MigrationRunner(migrate).UpAsync();
-        }
+        await new StatusDataMigrator(_primary.AdminConnectionString).UpAsync();
 
         _standby = await _primary.StartStandbyAsync();
         await _primary.WaitForReplayAsync(_standby);

@@ -1,14 +1,15 @@
 using Npgsql;
 
-namespace StatusData.Migrations;
+namespace StatusData.Migrations.Internal;
 
 /// <summary>
 /// Compares the live schema with what a set of migrations creates, fact by fact in the catalog:
 /// columns (type, nullability, default), constraints (with their definitions and names) and indexes.
 /// </summary>
 /// <remarks>
-/// The expected side is not a hand-kept description: the migrations are replayed inside a savepoint in
-/// a scratch schema, read back from the catalog, and rolled back. Only tables the migrations create are
+/// The expected side is not a hand-kept description: the SQL FluentMigrator generates for the migrations,
+/// with the scratch schema as its default schema, is run inside a savepoint, read back from the catalog,
+/// and rolled back. Only tables the migrations create are
 /// compared; unrelated tables (and <c>alembic_version</c>) are ignored.
 /// </remarks>
 internal static class SchemaComparison
@@ -39,15 +40,20 @@ internal static class SchemaComparison
         """;
 
     /// <summary>Returns the differences, one line each; empty when the schema matches.</summary>
+    public const string ScratchSchema = "statusdata_baseline_check";
+
+    /// <param name="connection">An open connection in a transaction.</param>
+    /// <param name="expectedSql">What the migrations run, naming <see cref="ScratchSchema"/> wherever they name no schema.</param>
+    /// <param name="cancellationToken">Cancels the queries.</param>
     public static async Task<IReadOnlyList<string>> CompareAsync(
-        NpgsqlConnection connection, IReadOnlyList<KnownMigration> migrations, CancellationToken cancellationToken)
+        NpgsqlConnection connection, IReadOnlyList<string> expectedSql, CancellationToken cancellationToken)
     {
         var actual = await SnapshotAsync(connection, cancellationToken).ConfigureAwait(false);
 
         await ExecuteAsync(connection, "SAVEPOINT statusdata_baseline_check", cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, "CREATE SCHEMA statusdata_baseline_check", cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, "SET LOCAL search_path TO statusdata_baseline_check", cancellationToken).ConfigureAwait(false);
-        foreach (var statement in migrations.SelectMany(m => m.UpStatements))
+        foreach (var statement in expectedSql)
         {
             await ExecuteAsync(connection, statement, cancellationToken).ConfigureAwait(false);
         }

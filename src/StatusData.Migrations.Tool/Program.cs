@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using FluentMigrator;
 using Npgsql;
 
 namespace StatusData.Migrations.Cli;
@@ -96,7 +97,7 @@ internal static class Program
         return await parsed.InvokeAsync();
     }
 
-    private static async Task<int> RunAsync(ParseResult result, Func<MigrationRunner, Task<MigrationResult>> action, bool allowDrift, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(ParseResult result, Func<StatusDataMigrator, Task<MigrationResult>> action, bool allowDrift, CancellationToken cancellationToken)
     {
         return await WithRunnerAsync(result, allowDrift, async (runner, _) =>
         {
@@ -130,7 +131,7 @@ internal static class Program
             // Offline: the plan comes from --from alone, so no connection string is needed.
             try
             {
-                var runner = new MigrationRunner(NpgsqlDataSource.Create("Host=offline"), Options(result, false));
+                var runner = new StatusDataMigrator("Host=offline", Options(result, false));
                 await Console.Out.WriteAsync(runner.Script(direction, from.Value, to));
                 return ExitCodes.Success;
             }
@@ -147,7 +148,7 @@ internal static class Program
         }, cancellationToken);
     }
 
-    private static async Task<int> WithRunnerAsync(ParseResult result, bool allowDrift, Func<MigrationRunner, string, Task<int>> action, CancellationToken cancellationToken)
+    private static async Task<int> WithRunnerAsync(ParseResult result, bool allowDrift, Func<StatusDataMigrator, string, Task<int>> action, CancellationToken cancellationToken)
     {
         var connectionString = result.GetValue(ConnectionOption) ?? Environment.GetEnvironmentVariable("STATUSDATA_CONNECTION");
         if (string.IsNullOrWhiteSpace(connectionString))
@@ -156,27 +157,25 @@ internal static class Program
             return ExitCodes.Usage;
         }
 
-        NpgsqlDataSourceBuilder builder;
-        NpgsqlDataSource dataSource;
+        NpgsqlConnectionStringBuilder connection;
         try
         {
-            builder = new NpgsqlDataSourceBuilder(connectionString);
-            builder.ConnectionStringBuilder.ApplicationName ??= "statusdata-migrate";
+            connection = new NpgsqlConnectionStringBuilder(connectionString);
+            connection.ApplicationName ??= "statusdata-migrate";
 
-            // Build() validates too (e.g. a missing Host): a usage error like the parse above, not a crash.
-            dataSource = builder.Build();
+            // Building a data source validates what parsing does not (e.g. a missing Host): a usage error like the parse above, not a crash.
+            await using var probe = new NpgsqlDataSourceBuilder(connection.ConnectionString).Build();
         }
         catch (ArgumentException e)
         {
             return await FailAsync(MigrationFailure.InvalidRequest, "invalid connection string: " + e.Message, null);
         }
 
-        await using var dataSourceScope = dataSource;
-        var password = builder.ConnectionStringBuilder.Password;
-        var target = Describe(builder.ConnectionStringBuilder);
+        var password = connection.Password;
+        var target = Describe(connection);
         try
         {
-            var runner = new MigrationRunner(dataSource, Options(result, allowDrift), new StderrLogger(password));
+            var runner = new StatusDataMigrator(connection.ConnectionString, Options(result, allowDrift), new StderrLogger(password));
             await Console.Error.WriteLineAsync("target: " + target);
             return await action(runner, target);
         }
@@ -195,17 +194,17 @@ internal static class Program
         }
     }
 
-    private static MigrationRunnerOptions Options(ParseResult result, bool allowDrift)
+    private static StatusDataMigratorOptions Options(ParseResult result, bool allowDrift)
     {
         var seconds = result.GetValue(LockTimeoutOption);
-        if (seconds <= 0 || TimeSpan.FromSeconds(seconds) > MigrationRunner.MaxLockTimeout)
+        if (seconds <= 0 || TimeSpan.FromSeconds(seconds) > StatusDataMigrator.MaxLockTimeout)
         {
             throw new MigrationException(
                 MigrationFailure.InvalidRequest,
-                string.Create(CultureInfo.InvariantCulture, $"--lock-timeout must be a positive number of seconds, at most {(long)MigrationRunner.MaxLockTimeout.TotalSeconds}."));
+                string.Create(CultureInfo.InvariantCulture, $"--lock-timeout must be a positive number of seconds, at most {(long)StatusDataMigrator.MaxLockTimeout.TotalSeconds}."));
         }
 
-        return ExtraMigrations.Apply(result, new MigrationRunnerOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift });
+        return ExtraMigrations.Apply(result, new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift });
     }
 
     private static async Task<int> FailAsync(MigrationFailure failure, string message, string? password)

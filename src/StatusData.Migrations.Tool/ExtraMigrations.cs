@@ -5,7 +5,7 @@ namespace StatusData.Migrations.Cli;
 
 /// <summary>
 /// The hidden <c>--migrations-assembly &lt;path&gt;</c> option: run the built-in migrations plus those
-/// found (with <see cref="MigrationRunner.Discover"/>) in another assembly. It exists for tests that
+/// found (with <see cref="StatusDataMigrator.Discover"/>) in another assembly. It exists for tests that
 /// need a migration of their own in the real CLI process, such as the reliability tests' slow
 /// migration (tests/StatusData.TestMigrations) that they kill the CLI in the middle of. It is hidden
 /// from <c>--help</c> because deployments should run exactly the migrations shipped in this tool; it
@@ -22,7 +22,7 @@ internal static class ExtraMigrations
     };
 
     /// <summary>Adds the extra assembly's migrations to <paramref name="options"/>, if the option was given.</summary>
-    public static MigrationRunnerOptions Apply(ParseResult result, MigrationRunnerOptions options)
+    public static StatusDataMigratorOptions Apply(ParseResult result, StatusDataMigratorOptions options)
     {
         var path = result.GetValue(Option);
         if (string.IsNullOrWhiteSpace(path))
@@ -46,7 +46,7 @@ internal static class ExtraMigrations
             throw new MigrationException(MigrationFailure.InvalidRequest, $"--migrations-assembly: cannot load {fullPath}: {e.Message}", e);
         }
 
-        options.Migrations = [.. MigrationRunner.Discover(typeof(MigrationRunner).Assembly), .. MigrationRunner.Discover(assembly)];
+        options.Migrations = [.. StatusDataMigrator.Discover(typeof(StatusDataMigrator).Assembly), .. StatusDataMigrator.Discover(assembly)];
         return options;
     }
 }

@@ -1,0 +1,205 @@
+using System.Globalization;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using FluentMigrator;
+using FluentMigrator.Infrastructure;
+using FluentMigrator.Runner;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace StatusData.Migrations.Internal;
+
+/// <summary>A migration with the SQL FluentMigrator generates for it, and the checksum of its Up SQL.</summary>
+internal sealed record KnownMigration(
+    long Version,
+    string Description,
+    IMigration Migration,
+    IReadOnlyList<string> UpSql,
+    IReadOnlyList<string> DownSql,
+    string Checksum);
+
+/// <summary>
+/// The ordered, validated set of migrations a <see cref="StatusDataMigrator"/> works with, each rendered
+/// to SQL once by FluentMigrator's connectionless processor with the PostgreSQL 15 generator.
+/// </summary>
+/// <remarks>
+/// The checksum is SHA-256 of the Up SQL statements as FluentMigrator generates them, joined by
+/// <c>";\n"</c>: the same on every machine and run, and it changes when the migration's effect does, or
+/// when a FluentMigrator upgrade changes the SQL it generates for it (the pinned checksums in the tests
+/// catch that before it ships).
+/// </remarks>
+internal sealed class MigrationCatalog
+{
+    private readonly IReadOnlyList<IMigration> _instances;
+    private readonly Dictionary<long, string> _checksums;
+
+    private MigrationCatalog(IReadOnlyList<IMigration> instances, IReadOnlyList<KnownMigration> migrations)
+    {
+        _instances = instances;
+        Migrations = migrations;
+        _checksums = migrations.ToDictionary(m => m.Version, m => m.Checksum);
+    }
+
+    /// <summary>Ascending by version.</summary>
+    public IReadOnlyList<KnownMigration> Migrations { get; }
+
+    public long LatestVersion => Migrations.Count == 0 ? 0 : Migrations[^1].Version;
+
+    public KnownMigration? Find(long version) => Migrations.FirstOrDefault(m => m.Version == version);
+
+    /// <summary>Concrete FluentMigrator migrations with a <see cref="MigrationAttribute"/> in <paramref name="assembly"/>.</summary>
+    public static IReadOnlyList<IMigration> Discover(Assembly assembly) =>
+        assembly.GetTypes()
+            .Where(t => t is { IsAbstract: false, IsClass: true } && typeof(IMigration).IsAssignableFrom(t)
+                        && t.GetCustomAttribute<MigrationAttribute>() is not null)
+            .Select(t => (IMigration)Activator.CreateInstance(t)!)
+            .ToList();
+
+    public static MigrationCatalog Create(IReadOnlyList<IMigration> migrations)
+    {
+        var attributes = new List<(MigrationAttribute Attribute, IMigration Migration)>();
+        foreach (var migration in migrations)
+        {
+            var type = migration.GetType();
+            var attribute = type.GetCustomAttribute<MigrationAttribute>()
+                ?? throw new ArgumentException($"Migration {type.FullName} has no [Migration(version, description)] attribute.", nameof(migrations));
+            ValidateVersion(attribute.Version, type);
+            if (string.IsNullOrWhiteSpace(attribute.Description) || attribute.Description.Length > 1024)
+            {
+                throw new ArgumentException($"Migration {type.FullName} needs a description of 1 to 1024 characters.", nameof(migrations));
+            }
+
+            attributes.Add((attribute, migration));
+        }
+
+        var duplicate = attributes.GroupBy(a => a.Attribute.Version).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"Two migrations share version {duplicate.Key}.", nameof(migrations));
+        }
+
+        var known = new List<KnownMigration>();
+        using (var renderer = new Renderer(migrations, new Dictionary<long, string>(), defaultSchema: null))
+        {
+            foreach (var (attribute, migration) in attributes.OrderBy(a => a.Attribute.Version))
+            {
+                var up = renderer.Capture(runner => runner.Up(migration));
+                var down = renderer.Capture(runner => runner.Down(migration));
+                if (up.Count == 0)
+                {
+                    throw new ArgumentException($"Migration {attribute.Version} ({migration.GetType().FullName}) has no Up statements.", nameof(migrations));
+                }
+
+                known.Add(new KnownMigration(attribute.Version, attribute.Description, migration, up, down, Checksum(up)));
+            }
+        }
+
+        return new MigrationCatalog(migrations, known);
+    }
+
+    /// <summary>The Up SQL of <paramref name="migrations"/> with every unqualified name in <paramref name="schema"/>.</summary>
+    public IReadOnlyList<string> UpSqlInSchema(IEnumerable<KnownMigration> migrations, string schema)
+    {
+        using var renderer = new Renderer(_instances, _checksums, schema);
+        return migrations.SelectMany(m => renderer.Capture(runner => runner.Up(m.Migration))).ToList();
+    }
+
+    /// <summary>
+    /// What FluentMigrator's runner executes for each migration in one transaction, version-table row
+    /// included, in the given order.
+    /// </summary>
+    public IReadOnlyList<(KnownMigration Migration, IReadOnlyList<string> Sql)> Script(MigrationDirection direction, IEnumerable<KnownMigration> migrations)
+    {
+        using var renderer = new Renderer(_instances, _checksums, defaultSchema: null);
+        return migrations
+            .Select(m =>
+            {
+                var info = renderer.Info(m.Version);
+                IReadOnlyList<string> sql = renderer.Capture(runner =>
+                {
+                    if (direction == MigrationDirection.Up)
+                    {
+                        runner.ApplyMigrationUp(info, useTransaction: true);
+                    }
+                    else
+                    {
+                        runner.ApplyMigrationDown(info, useTransaction: true);
+                    }
+                });
+                return (m, sql);
+            })
+            .ToList();
+    }
+
+    private static string Checksum(IReadOnlyList<string> statements)
+    {
+        var text = string.Join(";\n", statements);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    }
+
+    private static void ValidateVersion(long version, Type type)
+    {
+        var text = version.ToString(CultureInfo.InvariantCulture);
+        if (text.Length != 12 || !DateTime.TryParseExact(text, "yyyyMMddHHmm", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+        {
+            throw new ArgumentException($"Migration {type.FullName} has version {version}; versions are yyyyMMddHHmm, e.g. 202602282200.", nameof(type));
+        }
+    }
+
+    /// <summary>FluentMigrator's runner over its connectionless processor, with the SQL it emits captured.</summary>
+    private sealed class Renderer : IDisposable
+    {
+        private readonly SqlCapture _capture = new();
+        private readonly ServiceProvider _services;
+        private readonly IServiceScope _scope;
+        private readonly MigrationRunner _runner;
+
+        public Renderer(IReadOnlyList<IMigration> migrations, IReadOnlyDictionary<long, string> checksums, string? defaultSchema)
+        {
+            _services = FluentMigratorServices.Build(migrations, connectionString: null, checksums, "0", _capture, defaultSchema);
+            _scope = _services.CreateScope();
+            _runner = (MigrationRunner)_scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
+        }
+
+        public IMigrationInfo Info(long version) => _runner.MigrationLoader.LoadMigrations()[version];
+
+        public List<string> Capture(Action<MigrationRunner> action)
+        {
+            _capture.Statements.Clear();
+            action(_runner);
+            return _capture.Statements.Select(s => s.Trim().TrimEnd(';').ReplaceLineEndings("\n")).Where(s => s.Length > 0).ToList();
+        }
+
+        public void Dispose()
+        {
+            _scope.Dispose();
+            _services.Dispose();
+        }
+    }
+
+    /// <summary>Collects the SQL statements FluentMigrator logs (event <see cref="RunnerEventIds.Sql"/>), nothing else.</summary>
+    private sealed class SqlCapture : ILoggerProvider, ILogger
+    {
+        public List<string> Statements { get; } = [];
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId == RunnerEventIds.Sql)
+            {
+                Statements.Add(formatter(state, exception));
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}

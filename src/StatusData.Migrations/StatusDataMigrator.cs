@@ -1,0 +1,661 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using FluentMigrator;
+using FluentMigrator.Runner;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using StatusData.Migrations.Internal;
+
+namespace StatusData.Migrations;
+
+/// <summary>
+/// Applies, reverts, inspects, baselines and scripts the StatusData migrations on one PostgreSQL
+/// database, with FluentMigrator's runner doing the migrating.
+/// </summary>
+/// <remarks>
+/// <para>FluentMigrator runs every migration in its own transaction together with its version row, so
+/// a failure leaves both the schema and <c>version_info</c> exactly as they were.</para>
+/// <para>What FluentMigrator lacks is built on top of it. <b>A lock</b>: before FluentMigrator reads the
+/// applied versions, a dedicated connection takes a transaction-scoped advisory lock
+/// (<c>pg_advisory_xact_lock</c>) and holds it in an open transaction until the run ends, so any number
+/// of runners (pods deploying at once) apply each migration exactly once; an open transaction pins its
+/// server connection in PgBouncer's transaction mode, where a session-level lock would not hold.
+/// <b>Checks</b> under that lock: drift (an applied migration whose SQL changed), versions unknown to
+/// the code, tables without a version table. <b>Baseline</b> of a database something else created.</para>
+/// <para>FluentMigrator's processor is synchronous: cancellation takes effect while waiting for the lock
+/// and between migrations; a migration already running finishes (commit or rollback) first.</para>
+/// </remarks>
+public sealed partial class StatusDataMigrator
+{
+    /// <summary>The table that records applied versions.</summary>
+    public const string VersionTable = VersionInfoTable.Name;
+
+    /// <summary>The advisory-lock key all StatusData runners share: the ASCII bytes of "STATUSDA".</summary>
+    internal const long LockKey = 0x5354_4154_5553_4441;
+
+    private readonly NpgsqlConnectionStringBuilder _connection;
+    private readonly MigrationCatalog _catalog;
+    private readonly StatusDataMigratorOptions _options;
+    private readonly ILogger _logger;
+
+    // lock_timeout as PostgreSQL takes it: whole milliseconds, where 0 would mean "wait for ever".
+    private readonly string _lockTimeoutSetting;
+
+    /// <summary>Creates a migrator for one database.</summary>
+    /// <param name="connectionString">
+    /// The Npgsql connection string of a role that may change the schema. FluentMigrator connects with
+    /// it as given (it takes connection strings, not data sources), plus <c>Pooling=false</c>: it opens
+    /// one connection per run.
+    /// </param>
+    /// <param name="options">Settings; <see langword="null"/> for the defaults.</param>
+    /// <param name="logger">Where progress goes; <see langword="null"/> for none.</param>
+    /// <exception cref="ArgumentException">The connection string does not parse, or a migration is invalid.</exception>
+    public StatusDataMigrator(string connectionString, StatusDataMigratorOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        _connection = new NpgsqlConnectionStringBuilder(connectionString);
+        _options = options ?? new StatusDataMigratorOptions();
+        if (_options.LockTimeout <= TimeSpan.Zero || _options.LockTimeout > MaxLockTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options.LockTimeout, "LockTimeout must be positive and at most 2147483647 ms (about 24.8 days), the most PostgreSQL's lock_timeout accepts.");
+        }
+
+        // Rounded up: a sub-millisecond timeout truncated to 0 would disable the timeout altogether.
+        _lockTimeoutSetting = string.Create(CultureInfo.InvariantCulture, $"{(long)Math.Ceiling(_options.LockTimeout.TotalMilliseconds)}ms");
+        _catalog = MigrationCatalog.Create(_options.Migrations ?? Discover(typeof(StatusDataMigrator).Assembly));
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The longest <see cref="StatusDataMigratorOptions.LockTimeout"/>: PostgreSQL's lock_timeout is an int of milliseconds.</summary>
+    public static TimeSpan MaxLockTimeout { get; } = TimeSpan.FromMilliseconds(int.MaxValue);
+
+    /// <summary>The newest version this migrator knows.</summary>
+    public long LatestVersion => _catalog.LatestVersion;
+
+    /// <summary>Finds every concrete FluentMigrator migration with a <see cref="MigrationAttribute"/> in an assembly.</summary>
+    /// <param name="assembly">The assembly to scan.</param>
+    /// <returns>One instance of each migration, in no particular order.</returns>
+    public static IReadOnlyList<IMigration> Discover(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        return MigrationCatalog.Discover(assembly);
+    }
+
+    /// <summary>Applies pending migrations up to <paramref name="targetVersion"/>, or all of them.</summary>
+    /// <param name="targetVersion">The last version to apply; <see langword="null"/> for the latest.</param>
+    /// <param name="cancellationToken">Stops the run before the next migration.</param>
+    /// <returns>What was applied.</returns>
+    /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a safety check refused.</exception>
+    public async Task<MigrationResult> UpAsync(long? targetVersion = null, CancellationToken cancellationToken = default)
+    {
+        var target = targetVersion ?? _catalog.LatestVersion;
+        RequireKnown(target, allowZero: false);
+        var session = await LockedSession.OpenAsync(this, cancellationToken).ConfigureAwait(false);
+        await using var sessionScope = session.ConfigureAwait(false);
+        var state = await session.ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        RefuseUnknownVersions(state);
+        RefuseDrift(state);
+        var pending = _catalog.Migrations.Where(m => m.Version <= target && !state.Applied.ContainsKey(m.Version)).ToList();
+        var steps = new List<MigrationStep>();
+        if (pending.Count > 0)
+        {
+            if (!state.VersionTableExists)
+            {
+                await session.RefuseUnmanagedSchemaAsync(cancellationToken).ConfigureAwait(false);
+                await session.ExecuteAsync(VersionInfoTable.CreateSql, cancellationToken).ConfigureAwait(false);
+            }
+
+            using var fluentMigrator = FluentMigratorRun.Start(this);
+            var newest = state.Applied.Count == 0 ? 0 : state.Applied.Keys.Max();
+            foreach (var migration in pending)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (migration.Version < newest)
+                {
+                    LogOutOfOrder(_logger, migration.Version, newest);
+                }
+
+                LogApplying(_logger, migration.Version, migration.Description);
+                var elapsed = await fluentMigrator.RunAsync(migration, MigrationDirection.Up, runner => runner.MigrateUp(migration.Version)).ConfigureAwait(false);
+                steps.Add(new MigrationStep(migration.Version, migration.Description, MigrationDirection.Up, elapsed));
+                LogApplied(_logger, migration.Version, (long)elapsed.TotalMilliseconds);
+            }
+        }
+
+        return new MigrationResult(steps, await session.CurrentVersionAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Reverts applied migrations newer than <paramref name="targetVersion"/>, newest first.</summary>
+    /// <param name="targetVersion">The version to end at; 0 reverts everything.</param>
+    /// <param name="cancellationToken">Stops the run before the next migration.</param>
+    /// <returns>What was reverted. Running it again is a no-op: down is idempotent.</returns>
+    /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a version to revert is unknown to the code.</exception>
+    public Task<MigrationResult> DownAsync(long targetVersion, CancellationToken cancellationToken = default)
+    {
+        RequireKnown(targetVersion, allowZero: true);
+        return DownToAsync(_ => targetVersion, cancellationToken);
+    }
+
+    /// <summary>Reverts the last <paramref name="steps"/> applied migrations.</summary>
+    /// <param name="steps">How many to revert; at least 1.</param>
+    /// <param name="cancellationToken">Stops the run before the next migration.</param>
+    /// <returns>What was reverted.</returns>
+    /// <remarks>The target is resolved once, under the lock, from the versions applied at that moment.
+    /// Pipelines that may run concurrently should prefer <see cref="DownAsync"/>, which is idempotent.</remarks>
+    /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a version to revert is unknown to the code.</exception>
+    public Task<MigrationResult> RollbackAsync(int steps = 1, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        return DownToAsync(state => state.Applied.Keys.OrderDescending().Skip(steps).FirstOrDefault(), cancellationToken);
+    }
+
+    /// <summary>Lists every known migration and every applied one, with its state and applied-on time.</summary>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The migrations ascending by version.</returns>
+    public async Task<IReadOnlyList<MigrationStatus>> GetStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var dataSource = CreateDataSource();
+        await using var dataSourceScope = dataSource.ConfigureAwait(false);
+        var state = await DatabaseState.ReadAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        return _catalog.Migrations
+            .Select(m => state.Applied.TryGetValue(m.Version, out var row)
+                ? new MigrationStatus(m.Version, m.Description, Matches(m, row) ? MigrationState.Applied : MigrationState.ChecksumMismatch, row.AppliedOn)
+                : new MigrationStatus(m.Version, m.Description, MigrationState.Pending, null))
+            .Concat(state.Applied.Values
+                .Where(row => _catalog.Find(row.Version) is null)
+                .Select(row => new MigrationStatus(row.Version, row.Description, MigrationState.UnknownToCode, row.AppliedOn)))
+            .OrderBy(s => s.Version)
+            .ToList();
+    }
+
+    /// <summary>
+    /// Records every migration up to <paramref name="version"/> as applied without running it, for a
+    /// database whose schema something else created (the Python side's Alembic, or a restore).
+    /// Refuses unless the existing schema matches, fact by fact in the catalog, what those migrations create.
+    /// </summary>
+    /// <param name="version">A known version, e.g. 202602282200 for Alembic's <c>a1b2c3d4e5f6</c>.</param>
+    /// <param name="cancellationToken">Cancels the run.</param>
+    /// <exception cref="MigrationException">The schema does not match, versions are already recorded, or the lock wait timed out.</exception>
+    public async Task BaselineAsync(long version, CancellationToken cancellationToken = default)
+    {
+        RequireKnown(version, allowZero: false);
+        var included = _catalog.Migrations.Where(m => m.Version <= version).ToList();
+        var session = await LockedSession.OpenAsync(this, cancellationToken).ConfigureAwait(false);
+        await using var sessionScope = session.ConfigureAwait(false);
+        var state = await session.ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        if (state.Applied.Count > 0)
+        {
+            throw new MigrationException(
+                MigrationFailure.Refused,
+                $"Cannot baseline: {VersionTable} already records {state.Applied.Count} applied migration(s), up to {state.Applied.Keys.Max()}. Baseline is only for databases no runner has managed yet; use 'up' or 'down' here.");
+        }
+
+        // All in the lock's own transaction: verify, record, and commit (which also releases the lock).
+        var expected = _catalog.UpSqlInSchema(included, SchemaComparison.ScratchSchema);
+        var differences = await SchemaComparison.CompareAsync(session.Connection, expected, cancellationToken).ConfigureAwait(false);
+        if (differences.Count > 0)
+        {
+            throw new MigrationException(
+                MigrationFailure.Refused,
+                $"Cannot baseline at {version}: the existing schema does not match what migrations up to {version} create. Nothing was recorded. Differences:"
+                + Environment.NewLine + string.Join(Environment.NewLine, differences.Select(d => "  " + d)));
+        }
+
+        await session.ExecuteInLockAsync(VersionInfoTable.CreateSql, cancellationToken).ConfigureAwait(false);
+        foreach (var migration in included)
+        {
+            await VersionInfoTable.InsertAsync(session.Connection, migration.Version, migration.Description, migration.Checksum, cancellationToken).ConfigureAwait(false);
+        }
+
+        await session.CommitAsync(cancellationToken).ConfigureAwait(false);
+        LogBaselined(_logger, version, included.Count);
+    }
+
+    /// <summary>
+    /// The SQL that <see cref="UpAsync"/> or <see cref="DownAsync"/> would run, without a database:
+    /// the plan assumes every known migration up to <paramref name="fromVersion"/> is applied.
+    /// </summary>
+    /// <param name="direction">Up or down.</param>
+    /// <param name="fromVersion">The version the database is at; 0 for an empty database.</param>
+    /// <param name="toVersion">The version to end at; for up, <see langword="null"/> means the latest.</param>
+    /// <returns>A psql-runnable script, one transaction per migration.</returns>
+    public string Script(MigrationDirection direction, long fromVersion, long? toVersion)
+    {
+        RequireKnown(fromVersion, allowZero: true);
+        var applied = _catalog.Migrations.Where(m => m.Version <= fromVersion).Select(m => m.Version).ToHashSet();
+        return RenderScript(direction, applied, toVersion);
+    }
+
+    /// <summary>The SQL that <see cref="UpAsync"/> or <see cref="DownAsync"/> would run now, read from the database's applied versions. Changes nothing.</summary>
+    /// <param name="direction">Up or down.</param>
+    /// <param name="toVersion">The version to end at; for up, <see langword="null"/> means the latest.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>A psql-runnable script, one transaction per migration.</returns>
+    public async Task<string> ScriptAsync(MigrationDirection direction, long? toVersion, CancellationToken cancellationToken = default)
+    {
+        var dataSource = CreateDataSource();
+        await using var dataSourceScope = dataSource.ConfigureAwait(false);
+        var state = await DatabaseState.ReadAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        RefuseUnknownVersions(state);
+        return RenderScript(direction, state.Applied.Keys.ToHashSet(), toVersion);
+    }
+
+    private string RenderScript(MigrationDirection direction, HashSet<long> applied, long? toVersion)
+    {
+        if (direction == MigrationDirection.Down && toVersion is null)
+        {
+            throw new MigrationException(MigrationFailure.InvalidRequest, "A down script needs a target version (0 reverts everything).");
+        }
+
+        var target = toVersion ?? _catalog.LatestVersion;
+        RequireKnown(target, allowZero: direction == MigrationDirection.Down);
+        var plan = direction == MigrationDirection.Up
+            ? _catalog.Migrations.Where(m => m.Version <= target && !applied.Contains(m.Version)).ToList()
+            : _catalog.Migrations.Where(m => m.Version > target && applied.Contains(m.Version)).Reverse().ToList();
+
+        var script = new StringBuilder();
+        script.Append(CultureInfo.InvariantCulture, $"-- statusdata-migrate script {direction.ToString().ToLowerInvariant()} to {target}: {plan.Count} migration(s).\n");
+        script.Append("-- The SQL is FluentMigrator's; review, then run with: psql -v ON_ERROR_STOP=1 -f <this file>\n");
+        if (direction == MigrationDirection.Up && plan.Count > 0)
+        {
+            script.Append('\n').Append(VersionInfoTable.CreateSql).Append(";\n");
+        }
+
+        foreach (var (migration, statements) in _catalog.Script(direction, plan))
+        {
+            script.Append(CultureInfo.InvariantCulture, $"\n-- {migration.Version}: {migration.Description}\nBEGIN;\n");
+            script.Append(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = '{_lockTimeoutSetting}';\n");
+            script.Append(CultureInfo.InvariantCulture, $"SELECT pg_advisory_xact_lock({LockKey});\n");
+            foreach (var statement in statements)
+            {
+                script.Append(statement).Append(";\n");
+            }
+
+            script.Append("COMMIT;\n");
+        }
+
+        return script.ToString();
+    }
+
+    private async Task<MigrationResult> DownToAsync(Func<DatabaseState, long> resolveTarget, CancellationToken cancellationToken)
+    {
+        var session = await LockedSession.OpenAsync(this, cancellationToken).ConfigureAwait(false);
+        await using var sessionScope = session.ConfigureAwait(false);
+        var state = await session.ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        var target = resolveTarget(state);
+        var revert = state.Applied.Keys.Where(v => v > target).OrderDescending().ToList();
+        var unknown = revert.FirstOrDefault(v => _catalog.Find(v) is null);
+        if (unknown != 0)
+        {
+            throw new MigrationException(
+                MigrationFailure.Refused,
+                $"Cannot revert version {unknown}: this build does not know it, so it has no Down step for it. The database is ahead of the code; run down from a build that includes {unknown}. Nothing was changed.");
+        }
+
+        var steps = new List<MigrationStep>();
+        if (revert.Count > 0)
+        {
+            using var fluentMigrator = FluentMigratorRun.Start(this);
+            for (var i = 0; i < revert.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var migration = _catalog.Find(revert[i])!;
+                if (!Matches(migration, state.Applied[migration.Version]))
+                {
+                    LogDriftOnDown(_logger, migration.Version);
+                }
+
+                // FluentMigrator reverts every applied version above the one given: the next one down is still applied.
+                var stopAt = i + 1 < revert.Count ? revert[i + 1] : target;
+                LogReverting(_logger, migration.Version, migration.Description);
+                var elapsed = await fluentMigrator.RunAsync(migration, MigrationDirection.Down, runner => runner.MigrateDown(stopAt)).ConfigureAwait(false);
+                steps.Add(new MigrationStep(migration.Version, migration.Description, MigrationDirection.Down, elapsed));
+                LogReverted(_logger, migration.Version, (long)elapsed.TotalMilliseconds);
+            }
+        }
+
+        return new MigrationResult(steps, await session.CurrentVersionAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    private NpgsqlDataSource CreateDataSource() => NpgsqlDataSource.Create(_connection.ConnectionString);
+
+    private static bool Matches(KnownMigration migration, AppliedRow row) =>
+        row.Checksum == migration.Checksum || LegacyChecksums.Matches(migration.Version, row.Checksum);
+
+    private void RefuseUnknownVersions(DatabaseState state)
+    {
+        var unknown = state.Applied.Keys.Where(v => _catalog.Find(v) is null).Order().ToList();
+        if (unknown.Count > 0)
+        {
+            throw new MigrationException(
+                MigrationFailure.Refused,
+                $"The database has applied version(s) {string.Join(", ", unknown)} that this build does not know (it knows up to {_catalog.LatestVersion}): the database is ahead of the code. Deploy a build that includes them. Nothing was changed.");
+        }
+    }
+
+    private void RefuseDrift(DatabaseState state)
+    {
+        var drifted = _catalog.Migrations
+            .Where(m => state.Applied.TryGetValue(m.Version, out var row) && !Matches(m, row))
+            .ToList();
+        if (drifted.Count == 0)
+        {
+            return;
+        }
+
+        var list = string.Join(", ", drifted.Select(m => $"{m.Version} ({m.Description})"));
+        if (_options.AllowChecksumMismatch)
+        {
+            LogDriftAllowed(_logger, list);
+            return;
+        }
+
+        throw new MigrationException(
+            MigrationFailure.Refused,
+            $"Applied migration(s) {list} changed in the code after they were applied (checksum mismatch). Restore them and put the change in a new migration; if the change is known to be harmless, run with --allow-drift. Nothing was changed.");
+    }
+
+    private void RequireKnown(long version, bool allowZero)
+    {
+        if ((allowZero && version == 0) || _catalog.Find(version) is not null)
+        {
+            return;
+        }
+
+        throw new MigrationException(
+            MigrationFailure.InvalidRequest,
+            $"Unknown version {version}. Known versions: {(allowZero ? "0 (nothing applied), " : string.Empty)}{string.Join(", ", _catalog.Migrations.Select(m => m.Version))}.");
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "Applying migration {Version}: {Description}")]
+    private static partial void LogApplying(ILogger logger, long version, string description);
+
+    [LoggerMessage(2, LogLevel.Information, "Applied migration {Version} in {ElapsedMs} ms")]
+    private static partial void LogApplied(ILogger logger, long version, long elapsedMs);
+
+    [LoggerMessage(3, LogLevel.Information, "Reverting migration {Version}: {Description}")]
+    private static partial void LogReverting(ILogger logger, long version, string description);
+
+    [LoggerMessage(4, LogLevel.Information, "Reverted migration {Version} in {ElapsedMs} ms")]
+    private static partial void LogReverted(ILogger logger, long version, long elapsedMs);
+
+    [LoggerMessage(5, LogLevel.Warning, "Applying migration {Version} out of order: {Newest} is already applied")]
+    private static partial void LogOutOfOrder(ILogger logger, long version, long newest);
+
+    [LoggerMessage(6, LogLevel.Warning, "Checksum mismatch allowed for applied migration(s) {Migrations}")]
+    private static partial void LogDriftAllowed(ILogger logger, string migrations);
+
+    [LoggerMessage(7, LogLevel.Warning, "Migration {Version} changed after it was applied; reverting it with the Down step of the current code")]
+    private static partial void LogDriftOnDown(ILogger logger, long version);
+
+    [LoggerMessage(8, LogLevel.Information, "Baselined at {Version}: recorded {Count} migration(s) as applied without running them")]
+    private static partial void LogBaselined(ILogger logger, long version, int count);
+
+    [LoggerMessage(9, LogLevel.Information, "Took over version_info from the runner before FluentMigrator: {Count} checksum(s) rewritten")]
+    private static partial void LogTookOver(ILogger logger, int count);
+
+    [LoggerMessage(10, LogLevel.Debug, "FluentMigrator: {Message}")]
+    private static partial void LogFluentMigrator(ILogger logger, string message);
+
+    /// <summary>
+    /// One run of FluentMigrator's runner against the database, after the lock is taken: its own
+    /// connection (FluentMigrator's PostgreSQL processor opens it), its log lines forwarded at Debug level.
+    /// </summary>
+    private sealed class FluentMigratorRun : IDisposable, ILoggerProvider, ILogger
+    {
+        private readonly StatusDataMigrator _owner;
+        private readonly ServiceProvider _services;
+        private readonly IServiceScope _scope;
+
+        private FluentMigratorRun(StatusDataMigrator owner)
+        {
+            _owner = owner;
+            var connection = new NpgsqlConnectionStringBuilder(owner._connection.ConnectionString) { Pooling = false };
+            _services = FluentMigratorServices.Build(
+                owner._catalog.Migrations.Select(m => m.Migration).ToList(),
+                connection.ConnectionString,
+                owner._catalog.Migrations.ToDictionary(m => m.Version, m => m.Checksum),
+                owner._lockTimeoutSetting,
+                this);
+            _scope = _services.CreateScope();
+        }
+
+        public static FluentMigratorRun Start(StatusDataMigrator owner) => new(owner);
+
+        /// <summary>Runs one step on a worker thread (FluentMigrator is synchronous) and turns its failure into a <see cref="MigrationException"/>.</summary>
+        public async Task<TimeSpan> RunAsync(KnownMigration migration, MigrationDirection direction, Action<IMigrationRunner> step)
+        {
+            var stopwatch = Stopwatch.StartNew();
+            var runner = _scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
+            try
+            {
+                await Task.Run(() => step(runner), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not MigrationException)
+            {
+                throw Failure(migration, direction, e);
+            }
+
+            return stopwatch.Elapsed;
+        }
+
+        public void Dispose()
+        {
+            _scope.Dispose();
+            _services.Dispose();
+        }
+
+        ILogger ILoggerProvider.CreateLogger(string categoryName) => this;
+
+        IDisposable? ILogger.BeginScope<TState>(TState state) => null;
+
+        bool ILogger.IsEnabled(LogLevel logLevel) => _owner._logger.IsEnabled(LogLevel.Debug);
+
+        void ILogger.Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            LogFluentMigrator(_owner._logger, formatter(state, exception));
+
+        private static MigrationException Failure(KnownMigration migration, MigrationDirection direction, Exception e)
+        {
+            var postgres = Find<PostgresException>(e);
+            var way = direction.ToString().ToLowerInvariant();
+            if (postgres is null)
+            {
+                var cause = Find<NpgsqlException>(e)?.Message ?? e.Message;
+                return new MigrationException(
+                    MigrationFailure.MigrationFailed,
+                    $"Migration {migration.Version} ({migration.Description}) failed going {way}: {cause}. Its transaction, if it began, was rolled back: the schema and {VersionTable} are as they were before it.",
+                    e);
+            }
+
+            var kind = postgres.SqlState == PostgresErrorCodes.LockNotAvailable ? MigrationFailure.LockTimeout : MigrationFailure.MigrationFailed;
+            return new MigrationException(
+                kind,
+                $"Migration {migration.Version} ({migration.Description}) failed going {way}: {postgres.SqlState} {postgres.MessageText}. Its transaction was rolled back: the schema and {VersionTable} are as they were before it. Statement:{Environment.NewLine}{postgres.BatchCommand?.CommandText}",
+                e);
+        }
+
+        private static T? Find<T>(Exception? e)
+            where T : Exception
+        {
+            for (; e is not null; e = e.InnerException)
+            {
+                if (e is T found)
+                {
+                    return found;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The migration lock, held for a whole run: a dedicated connection with an open READ COMMITTED
+    /// transaction that took <c>pg_advisory_xact_lock</c>. The state is read on other connections (so the
+    /// lock's transaction holds no table locks), and always after the lock, so a runner that waited sees
+    /// what the previous holder committed.
+    /// </summary>
+    private sealed class LockedSession : IAsyncDisposable
+    {
+        private readonly StatusDataMigrator _owner;
+        private readonly NpgsqlDataSource _dataSource;
+        private NpgsqlConnection? _connection;
+        private NpgsqlTransaction? _transaction;
+
+        private LockedSession(StatusDataMigrator owner)
+        {
+            _owner = owner;
+            _dataSource = owner.CreateDataSource();
+        }
+
+        public NpgsqlConnection Connection => _connection!;
+
+        public static async Task<LockedSession> OpenAsync(StatusDataMigrator owner, CancellationToken cancellationToken)
+        {
+            var session = new LockedSession(owner);
+            try
+            {
+                await session.LockAsync(cancellationToken).ConfigureAwait(false);
+                return session;
+            }
+            catch
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        public async Task<DatabaseState> ReadStateAsync(CancellationToken cancellationToken)
+        {
+            var state = await DatabaseState.ReadAsync(_dataSource, cancellationToken).ConfigureAwait(false);
+            var tookOver = await LegacyChecksums.TakeOverAsync(_dataSource, state, _owner._catalog, cancellationToken).ConfigureAwait(false);
+            if (tookOver == 0)
+            {
+                return state;
+            }
+
+            LogTookOver(_owner._logger, tookOver);
+            return await DatabaseState.ReadAsync(_dataSource, cancellationToken).ConfigureAwait(false);
+        }
+
+        public async Task<long> CurrentVersionAsync(CancellationToken cancellationToken)
+        {
+            var state = await DatabaseState.ReadAsync(_dataSource, cancellationToken).ConfigureAwait(false);
+            return state.Applied.Count == 0 ? 0 : state.Applied.Keys.Max();
+        }
+
+        /// <summary>Runs a statement of ours in its own committed transaction (not the lock's).</summary>
+        public async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
+        {
+            using var command = _dataSource.CreateCommand(sql);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Runs a statement in the lock's transaction; it takes effect at <see cref="CommitAsync"/>.</summary>
+        public async Task ExecuteInLockAsync(string sql, CancellationToken cancellationToken)
+        {
+            using var command = new NpgsqlCommand(sql, _connection, _transaction);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public async Task RefuseUnmanagedSchemaAsync(CancellationToken cancellationToken)
+        {
+            const string sql = """
+                SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+                ORDER BY c.relname
+                """;
+            var tables = new List<string>();
+            using (var command = _dataSource.CreateCommand(sql))
+            using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    tables.Add(reader.GetString(0));
+                }
+            }
+
+            if (tables.Count > 0)
+            {
+                throw new MigrationException(
+                    MigrationFailure.Refused,
+                    $"The database already has tables ({string.Join(", ", tables)}) but no {VersionTable} table, so no runner has managed it. "
+                    + "If the Python side's Alembic created it, adopt it with 'statusdata-migrate baseline 202602282200' (Alembic revision a1b2c3d4e5f6), which verifies the schema first. Nothing was changed.");
+            }
+        }
+
+        public Task CommitAsync(CancellationToken cancellationToken) => _transaction!.CommitAsync(cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_transaction is not null)
+            {
+                await _transaction.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (_connection is not null)
+            {
+                await _connection.DisposeAsync().ConfigureAwait(false);
+            }
+
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
+        }
+
+        private async Task LockAsync(CancellationToken cancellationToken)
+        {
+            _connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+            // READ COMMITTED explicitly: a database defaulting to REPEATABLE READ or SERIALIZABLE would otherwise
+            // give the baseline, which reads in this transaction, a snapshot from before the previous holder committed.
+            _transaction = await _connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+            using var command = new NpgsqlCommand("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)", _connection, _transaction);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _owner._lockTimeoutSetting });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = LockKey });
+            try
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                var holder = await DescribeLockHolderAsync(cancellationToken).ConfigureAwait(false);
+                throw new MigrationException(
+                    MigrationFailure.LockTimeout,
+                    $"Timed out after {_owner._options.LockTimeout.TotalSeconds:0.#}s waiting for the migration lock, held by {holder}. Another runner is probably migrating this database: wait for it to finish and run again, or raise the lock timeout. Nothing was changed.",
+                    e);
+            }
+        }
+
+        private async Task<string> DescribeLockHolderAsync(CancellationToken cancellationToken)
+        {
+            const string sql = """
+                SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), coalesce(host(a.client_addr), 'local'), a.xact_start
+                FROM pg_locks l
+                JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid AND l.objsubid = 1
+                LIMIT 1
+                """;
+            try
+            {
+                using var command = _dataSource.CreateCommand(sql);
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = LockKey });
+                using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var since = reader.IsDBNull(3) ? "?" : reader.GetDateTime(3).ToString("u", CultureInfo.InvariantCulture);
+                    return $"backend pid {reader.GetInt32(0)} (application '{reader.GetString(1)}', client {reader.GetString(2)}, transaction started {since})";
+                }
+
+                return "a session that released it just now";
+            }
+            catch (NpgsqlException)
+            {
+                return "another session (its details could not be read)";
+            }
+        }
+    }
+}
