@@ -2,6 +2,7 @@ using FluentMigrator;
 using System.Text.RegularExpressions;
 using Npgsql;
 using StatusData.Migrations.Tests.Support;
+using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests;
 
@@ -72,35 +73,97 @@ public sealed class ConcurrencyTests
     }
 }
 
-public sealed partial class CliConcurrencyTests
+/// <summary>
+/// Deployments at once, as processes: four statusdata-migrate processes started back to back on one
+/// database, fresh or half-migrated, going up or down, connecting directly or through PgBouncer in
+/// transaction mode. Every process exits 0 and every migration is applied (or reverted) exactly once.
+/// </summary>
+public sealed partial class CliConcurrencyTests : IAsyncLifetime
 {
-    [Fact]
-    public async Task FourCliProcessesStartedAtOnceApplyEachMigrationExactlyOnce()
+    private const int Processes = 4;
+    private PgBouncerProcess? _bouncer;
+
+    public async ValueTask InitializeAsync() =>
+        _bouncer = await PgBouncerProcess.StartAsync((await SharedPostgres.GetAsync()).Server.AdminConnectionString, TestContext.Current.CancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_bouncer is not null)
+        {
+            await _bouncer.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task FourCliProcessesStartedAtOnceApplyEachMigrationExactlyOnce(bool halfMigrated, bool throughPgBouncer)
     {
         var ct = TestContext.Current.CancellationToken;
         await using var db = await TestDb.CreateEmptyAsync("concurrentcli", ct);
+        if (halfMigrated)
+        {
+            await db.Runner().UpAsync(Known.Initial, ct);
+        }
 
+        var results = await RunAtOnceAsync(["up"], Target(db, throughPgBouncer), ct);
+
+        Assert.All(results, r => Assert.Contains("database is at version 202611220900", r.Stdout, StringComparison.Ordinal));
+        long[] expected = halfMigrated ? [Known.KeysetIndexes] : [Known.Initial, Known.KeysetIndexes];
+        Assert.Equal(expected, results.SelectMany(r => StepLines(r, "applied")).Order());
+        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task FourCliProcessesStartedAtOnceRevertEachMigrationExactlyOnce(bool throughPgBouncer)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("concurrentdown", ct);
+        await db.Runner().UpAsync(cancellationToken: ct);
+
+        var results = await RunAtOnceAsync(["down", "--to", "0"], Target(db, throughPgBouncer), ct);
+
+        Assert.All(results, r => Assert.Contains("database is at version 0", r.Stdout, StringComparison.Ordinal));
+        Assert.Equal([Known.Initial, Known.KeysetIndexes], results.SelectMany(r => StepLines(r, "reverted")).Order());
+        Assert.Empty(await db.VersionsAsync(ct));
+        Assert.Equal(["public.version_info"], await db.RelationsAsync(ct));
+    }
+
+    private string Target(TestDb db, bool throughPgBouncer) =>
+        throughPgBouncer
+            ? _bouncer!.ConnectionStringFor(new NpgsqlConnectionStringBuilder(db.ConnectionString).Database!)
+            : db.ConnectionString;
+
+    private static async Task<List<CliResult>> RunAtOnceAsync(string[] arguments, string connectionString, CancellationToken ct)
+    {
         // Started back to back, before any is awaited: they reach the database within the same moment.
-        var processes = Enumerable.Range(0, 4)
-            .Select(_ => CliRunner.Start(["up"], CliRunner.WithConnection(db.ConnectionString)))
+        var processes = Enumerable.Range(0, Processes)
+            .Select(_ => CliRunner.Start([.. arguments, "--lock-timeout", "60"], CliRunner.WithConnection(connectionString)))
             .ToList();
         var results = new List<CliResult>();
         foreach (var process in processes)
         {
             using (process)
             {
-                results.Add(await CliRunner.WaitAsync(process, cancellationToken: ct));
+                results.Add(await CliRunner.WaitAsync(process, TimeSpan.FromSeconds(120), ct));
             }
         }
 
         Assert.All(results, r => Assert.True(r.ExitCode == 0, r.ToString()));
-        Assert.All(results, r => Assert.Contains("database is at version 202611220900", r.Stdout, StringComparison.Ordinal));
-        var applied = results.SelectMany(r => AppliedLine().Matches(r.Stdout).Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))).Order().ToList();
-        Assert.Equal([Known.Initial, Known.KeysetIndexes], applied);
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
+        return results;
     }
 
+    private static IEnumerable<long> StepLines(CliResult result, string verb) =>
+        StepLine().Matches(result.Stdout)
+            .Where(m => m.Groups[1].Value == verb)
+            .Select(m => long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+
     // The CLI prints "applied  <version>  <description>  (<n> ms)" (padded to align with "reverted").
-    [GeneratedRegex(@"^applied\s+(\d{12})\b", RegexOptions.Multiline)]
-    private static partial Regex AppliedLine();
+    [GeneratedRegex(@"^(applied|reverted)\s+(\d{12})\b", RegexOptions.Multiline)]
+    private static partial Regex StepLine();
 }

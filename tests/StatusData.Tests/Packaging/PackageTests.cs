@@ -19,7 +19,7 @@ public sealed class PackageTests : IDisposable
         // A unique version: the NuGet cache would otherwise serve an older build of the same version.
         var version = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         var feed = Directory.CreateDirectory(Path.Combine(_work, "feed")).FullName;
-        foreach (var project in new[] { "StatusData", "StatusData.Migrations" })
+        foreach (var project in new[] { "StatusData", "StatusData.Migrations", "StatusData.Migrations.Tool" })
         {
             var pack = await ProcessRunner.RunAsync(
                 "dotnet",
@@ -42,6 +42,30 @@ public sealed class PackageTests : IDisposable
             var ns = nuspec.Root!.GetDefaultNamespace();
             Assert.Equal("PACKAGE.md", nuspec.Root.Element(ns + "metadata")!.Element(ns + "readme")!.Value);
             Assert.NotNull(nuspec.Root.Element(ns + "metadata")!.Element(ns + "repository")!.Attribute("commit"));
+        }
+
+        // The migrations library brings FluentMigrator, not the command line: no System.CommandLine, no exe, not a tool.
+        using (var archive = ZipFile.OpenRead(Path.Combine(feed, $"StatusData.Migrations.{version}.nupkg")))
+        {
+            var entries = archive.Entries.Select(e => e.FullName).ToList();
+            Assert.Contains("lib/net10.0/StatusData.Migrations.dll", entries);
+            Assert.DoesNotContain(entries, e => e.StartsWith("tools/", StringComparison.Ordinal) || e.EndsWith(".exe", StringComparison.Ordinal));
+            var nuspec = await ReadNuspecAsync(archive, "StatusData.Migrations.nuspec");
+            var ns = nuspec.Root!.GetDefaultNamespace();
+            var dependencies = nuspec.Descendants(ns + "dependency").Select(d => (string)d.Attribute("id")!).ToList();
+            Assert.Contains("FluentMigrator.Runner.Postgres", dependencies);
+            Assert.Contains("Npgsql", dependencies);
+            Assert.DoesNotContain("System.CommandLine", dependencies);
+            Assert.Empty(nuspec.Descendants(ns + "packageType"));
+        }
+
+        // The tool package is the statusdata-migrate command.
+        using (var archive = ZipFile.OpenRead(Path.Combine(feed, $"statusdata-migrate.{version}.nupkg")))
+        {
+            Assert.Contains("tools/net10.0/any/statusdata-migrate.dll", archive.Entries.Select(e => e.FullName));
+            var nuspec = await ReadNuspecAsync(archive, "statusdata-migrate.nuspec");
+            var ns = nuspec.Root!.GetDefaultNamespace();
+            Assert.Equal("DotnetTool", (string)nuspec.Descendants(ns + "packageType").Single().Attribute("name")!);
         }
 
         var app = Directory.CreateDirectory(Path.Combine(_work, "consumer")).FullName;
@@ -77,10 +101,13 @@ public sealed class PackageTests : IDisposable
             using StatusData;
             using StatusData.Migrations;
 
-            var migrated = await new StatusDataMigrator(args[0]).UpAsync();
+            await using var services = new ServiceCollection()
+                .AddStatusData(args[0])
+                .AddStatusDataMigrations(args[0])
+                .BuildServiceProvider();
+            var migrated = await services.MigrateStatusDataAsync();
             Console.WriteLine($"migrated={migrated.Steps.Count}");
 
-            await using var services = new ServiceCollection().AddStatusData(args[0]).BuildServiceProvider();
             var users = services.GetRequiredService<IUserRepository>();
             var statusUpdates = services.GetRequiredService<IStatusUpdateRepository>();
             var user = await users.CreateAsync("consumer", "Consumer", "consumer@example.com", "hash");
@@ -98,4 +125,10 @@ public sealed class PackageTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_work, recursive: true);
+
+    private static async Task<XDocument> ReadNuspecAsync(ZipArchive archive, string name)
+    {
+        await using var stream = await archive.GetEntry(name)!.OpenAsync(TestContext.Current.CancellationToken);
+        return await XDocument.LoadAsync(stream, LoadOptions.None, TestContext.Current.CancellationToken);
+    }
 }

@@ -1,0 +1,78 @@
+using StatusData.Migrations.Tests.Support;
+
+namespace StatusData.Migrations.Tests;
+
+/// <summary>
+/// Databases the runner before FluentMigrator migrated (same version_info, checksums of its hand-written
+/// SQL) keep working with no manual step: the first locked run rewrites their checksums, once.
+/// </summary>
+public sealed class TakeOverTests
+{
+    private static readonly string LegacyScript = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Sql", "legacy_runner_202611220900.sql"));
+
+    /// <summary>The legacy script up to (not including) its block for 202611220900: a database it left at 202602282200.</summary>
+    private static string LegacyScriptUpToInitial => LegacyScript[..LegacyScript.IndexOf("-- 202611220900:", StringComparison.Ordinal)];
+
+    [Fact]
+    public async Task AFullyMigratedLegacyDatabaseIsTakenOverWithoutRunningAnything()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("takeover", ct);
+        await db.ExecuteAsync(LegacyScript, ct);
+        var schemaBefore = await db.SnapshotAsync(ct);
+        var appliedOnBefore = (await db.VersionRowsAsync(ct)).Select(r => r.AppliedOn).ToList();
+        Assert.Equal(
+            [Known.LegacyInitialChecksum, Known.LegacyKeysetIndexesChecksum],
+            (await db.VersionRowsAsync(ct)).Select(r => r.Checksum));
+
+        // Read-only: status reports the legacy rows as applied (not drifted) and writes nothing.
+        Assert.All(await db.Runner().GetStatusAsync(ct), s => Assert.Equal(MigrationState.Applied, s.State));
+        Assert.Equal(Known.LegacyInitialChecksum, (await db.VersionRowsAsync(ct))[0].Checksum);
+
+        var result = await db.Runner().UpAsync(cancellationToken: ct);
+
+        Assert.Empty(result.Steps);
+        Assert.Equal(Known.KeysetIndexes, result.CurrentVersion);
+        var rows = await db.VersionRowsAsync(ct);
+        Assert.Equal(
+            [(Known.Initial, Known.InitialDescription, Known.InitialChecksum), (Known.KeysetIndexes, Known.KeysetIndexesDescription, Known.KeysetIndexesChecksum)],
+            rows.Select(r => (r.Version, r.Description, r.Checksum)));
+        Assert.Equal(appliedOnBefore, rows.Select(r => r.AppliedOn));
+        Assert.Equal(schemaBefore, await db.SnapshotAsync(ct));
+    }
+
+    [Fact]
+    public async Task AHalfMigratedLegacyDatabaseIsTakenOverAndMigratedOnByTheCli()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("takeoverhalf", ct);
+        await db.ExecuteAsync(LegacyScriptUpToInitial, ct);
+        Assert.Equal([(Known.Initial, Known.LegacyInitialChecksum)], (await db.VersionRowsAsync(ct)).Select(r => (r.Version, r.Checksum)));
+
+        var up = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+
+        Assert.True(up.ExitCode == 0, up.ToString());
+        Assert.Matches(@"(?m)^applied\s+202611220900\b", up.Stdout);
+        Assert.DoesNotMatch(@"(?m)^applied\s+202602282200\b", up.Stdout);
+        Assert.Contains("checksum(s) rewritten", up.Stderr, StringComparison.Ordinal);
+        Assert.Equal(
+            [(Known.Initial, Known.InitialChecksum), (Known.KeysetIndexes, Known.KeysetIndexesChecksum)],
+            (await db.VersionRowsAsync(ct)).Select(r => (r.Version, r.Checksum)));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+    }
+
+    [Fact]
+    public async Task ALegacyRowWhoseChecksumIsNeitherOldNorNewIsStillDrift()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("takeoverdrift", ct);
+        await db.ExecuteAsync(LegacyScript, ct);
+        await db.ExecuteAsync($"UPDATE version_info SET checksum = '{new string('0', 64)}' WHERE version = {Known.KeysetIndexes}", ct);
+
+        var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().UpAsync(cancellationToken: ct));
+
+        Assert.Equal(MigrationFailure.Refused, e.Failure);
+        Assert.Contains("202611220900 (keyset pagination indexes)", e.Message, StringComparison.Ordinal);
+        Assert.Equal(new string('0', 64), (await db.VersionRowsAsync(ct))[1].Checksum);
+    }
+}
