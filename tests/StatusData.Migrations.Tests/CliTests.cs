@@ -40,6 +40,16 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task HelpNamesTheCommandStatusdataMigrate()
+    {
+        var result = await CliRunner.RunAsync(["--help"], cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("statusdata-migrate [command] [options]", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("baseline <version>", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UpToAnUnknownVersionAndDownWithoutATargetExitWithUsageErrorAndChangeNothing()
     {
         var ct = TestContext.Current.CancellationToken;
