@@ -100,32 +100,19 @@ public sealed partial class StatusDataMigrator
         RefuseUnknownVersions(state);
         RefuseDrift(state);
         var pending = _catalog.Migrations.Where(m => m.Version <= target && !state.Applied.ContainsKey(m.Version)).ToList();
-        var steps = new List<MigrationStep>();
-        if (pending.Count > 0)
+        if (pending.Count > 0 && !state.VersionTableExists)
         {
-            if (!state.VersionTableExists)
-            {
-                await session.RefuseUnmanagedSchemaAsync(cancellationToken).ConfigureAwait(false);
-                await session.ExecuteAsync(VersionInfoTable.CreateSql, cancellationToken).ConfigureAwait(false);
-            }
-
-            using var fluentMigrator = FluentMigratorRun.Start(this);
-            var newest = state.Applied.Count == 0 ? 0 : state.Applied.Keys.Max();
-            foreach (var migration in pending)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (migration.Version < newest)
-                {
-                    LogOutOfOrder(_logger, migration.Version, newest);
-                }
-
-                LogApplying(_logger, migration.Version, migration.Description);
-                var elapsed = await fluentMigrator.RunAsync(migration, MigrationDirection.Up, runner => runner.MigrateUp(migration.Version)).ConfigureAwait(false);
-                steps.Add(new MigrationStep(migration.Version, migration.Description, MigrationDirection.Up, elapsed));
-                LogApplied(_logger, migration.Version, (long)elapsed.TotalMilliseconds);
-            }
+            await session.RefuseUnmanagedSchemaAsync(cancellationToken).ConfigureAwait(false);
+            await session.ExecuteAsync(VersionInfoTable.CreateSql, cancellationToken).ConfigureAwait(false);
         }
 
+        var newest = state.Applied.Count == 0 ? 0 : state.Applied.Keys.Max();
+        foreach (var late in pending.Where(m => m.Version < newest))
+        {
+            LogOutOfOrder(_logger, late.Version, newest);
+        }
+
+        var steps = await RunAsync(MigrationDirection.Up, pending.Select(m => (m, (Action<IMigrationRunner>)(runner => runner.MigrateUp(m.Version)))).ToList(), cancellationToken).ConfigureAwait(false);
         return new MigrationResult(steps, await session.CurrentVersionAsync(cancellationToken).ConfigureAwait(false));
     }
 
@@ -296,29 +283,58 @@ public sealed partial class StatusDataMigrator
                 $"Cannot revert version {unknown}: this build does not know it, so it has no Down step for it. The database is ahead of the code; run down from a build that includes {unknown}. Nothing was changed.");
         }
 
-        var steps = new List<MigrationStep>();
-        if (revert.Count > 0)
+        foreach (var drifted in revert.Where(v => !Matches(_catalog.Find(v)!, state.Applied[v])))
         {
-            using var fluentMigrator = FluentMigratorRun.Start(this);
-            for (var i = 0; i < revert.Count; i++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var migration = _catalog.Find(revert[i])!;
-                if (!Matches(migration, state.Applied[migration.Version]))
-                {
-                    LogDriftOnDown(_logger, migration.Version);
-                }
-
-                // FluentMigrator reverts every applied version above the one given: the next one down is still applied.
-                var stopAt = i + 1 < revert.Count ? revert[i + 1] : target;
-                LogReverting(_logger, migration.Version, migration.Description);
-                var elapsed = await fluentMigrator.RunAsync(migration, MigrationDirection.Down, runner => runner.MigrateDown(stopAt)).ConfigureAwait(false);
-                steps.Add(new MigrationStep(migration.Version, migration.Description, MigrationDirection.Down, elapsed));
-                LogReverted(_logger, migration.Version, (long)elapsed.TotalMilliseconds);
-            }
+            LogDriftOnDown(_logger, drifted);
         }
 
+        // FluentMigrator reverts every applied version above the one given: stop at the next one down.
+        var plan = revert.Select((version, i) =>
+            {
+                var stopAt = i + 1 < revert.Count ? revert[i + 1] : target;
+                return (_catalog.Find(version)!, (Action<IMigrationRunner>)(runner => runner.MigrateDown(stopAt)));
+            })
+            .ToList();
+        var steps = await RunAsync(MigrationDirection.Down, plan, cancellationToken).ConfigureAwait(false);
         return new MigrationResult(steps, await session.CurrentVersionAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Runs each step with FluentMigrator's runner, one migration at a time, after the lock is taken: its
+    /// own connection, its log lines forwarded at Debug level, on a worker thread (it is synchronous).
+    /// </summary>
+    private async Task<List<MigrationStep>> RunAsync(MigrationDirection direction, List<(KnownMigration Migration, Action<IMigrationRunner> Step)> plan, CancellationToken cancellationToken)
+    {
+        var steps = new List<MigrationStep>();
+        if (plan.Count == 0)
+        {
+            return steps;
+        }
+
+        var connection = new NpgsqlConnectionStringBuilder(_connection.ConnectionString) { Pooling = false };
+        using var services = FluentMigratorServices.Build(
+            _catalog.Migrations.Select(m => m.Migration).ToList(), connection.ConnectionString, _catalog.Checksums, _lockTimeoutSetting, new ForwardingLoggerProvider(_logger));
+        using var scope = services.CreateScope();
+        var runner = scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
+        foreach (var (migration, step) in plan)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            (direction == MigrationDirection.Up ? LogApplying : (Action<ILogger, long, string>)LogReverting)(_logger, migration.Version, migration.Description);
+            var stopwatch = Stopwatch.StartNew();
+            try
+            {
+                await Task.Run(() => step(runner), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not MigrationException)
+            {
+                throw Failure(migration, direction, e);
+            }
+
+            steps.Add(new MigrationStep(migration.Version, migration.Description, direction, stopwatch.Elapsed));
+            (direction == MigrationDirection.Up ? LogApplied : (Action<ILogger, long, long>)LogReverted)(_logger, migration.Version, stopwatch.ElapsedMilliseconds);
+        }
+
+        return steps;
     }
 
     private NpgsqlDataSource CreateDataSource() => NpgsqlDataSource.Create(_connection.ConnectionString);
@@ -401,96 +417,39 @@ public sealed partial class StatusDataMigrator
     [LoggerMessage(10, LogLevel.Debug, "FluentMigrator: {Message}")]
     private static partial void LogFluentMigrator(ILogger logger, string message);
 
-    /// <summary>
-    /// One run of FluentMigrator's runner against the database, after the lock is taken: its own
-    /// connection (FluentMigrator's PostgreSQL processor opens it), its log lines forwarded at Debug level.
-    /// </summary>
-    private sealed class FluentMigratorRun : IDisposable, ILoggerProvider, ILogger
+    /// <summary>FluentMigrator's log lines, its SQL among them, to our logger at Debug level.</summary>
+    private sealed class ForwardingLoggerProvider(ILogger logger) : ILoggerProvider, ILogger
     {
-        private readonly StatusDataMigrator _owner;
-        private readonly ServiceProvider _services;
-        private readonly IServiceScope _scope;
+        public ILogger CreateLogger(string categoryName) => this;
 
-        private FluentMigratorRun(StatusDataMigrator owner)
-        {
-            _owner = owner;
-            var connection = new NpgsqlConnectionStringBuilder(owner._connection.ConnectionString) { Pooling = false };
-            _services = FluentMigratorServices.Build(
-                owner._catalog.Migrations.Select(m => m.Migration).ToList(),
-                connection.ConnectionString,
-                owner._catalog.Migrations.ToDictionary(m => m.Version, m => m.Checksum),
-                owner._lockTimeoutSetting,
-                this);
-            _scope = _services.CreateScope();
-        }
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
 
-        public static FluentMigratorRun Start(StatusDataMigrator owner) => new(owner);
+        public bool IsEnabled(LogLevel logLevel) => logger.IsEnabled(LogLevel.Debug);
 
-        /// <summary>Runs one step on a worker thread (FluentMigrator is synchronous) and turns its failure into a <see cref="MigrationException"/>.</summary>
-        public async Task<TimeSpan> RunAsync(KnownMigration migration, MigrationDirection direction, Action<IMigrationRunner> step)
-        {
-            var stopwatch = Stopwatch.StartNew();
-            var runner = _scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
-            try
-            {
-                await Task.Run(() => step(runner), CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not MigrationException)
-            {
-                throw Failure(migration, direction, e);
-            }
-
-            return stopwatch.Elapsed;
-        }
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            LogFluentMigrator(logger, formatter(state, exception));
 
         public void Dispose()
         {
-            _scope.Dispose();
-            _services.Dispose();
         }
+    }
 
-        ILogger ILoggerProvider.CreateLogger(string categoryName) => this;
-
-        IDisposable? ILogger.BeginScope<TState>(TState state) => null;
-
-        bool ILogger.IsEnabled(LogLevel logLevel) => _owner._logger.IsEnabled(LogLevel.Debug);
-
-        void ILogger.Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            LogFluentMigrator(_owner._logger, formatter(state, exception));
-
-        private static MigrationException Failure(KnownMigration migration, MigrationDirection direction, Exception e)
+    private static MigrationException Failure(KnownMigration migration, MigrationDirection direction, Exception e)
+    {
+        var inner = e;
+        while (inner is not null and not NpgsqlException)
         {
-            var postgres = Find<PostgresException>(e);
-            var way = direction.ToString().ToLowerInvariant();
-            if (postgres is null)
-            {
-                var cause = Find<NpgsqlException>(e)?.Message ?? e.Message;
-                return new MigrationException(
-                    MigrationFailure.MigrationFailed,
-                    $"Migration {migration.Version} ({migration.Description}) failed going {way}: {cause}. Its transaction, if it began, was rolled back: the schema and {VersionTable} are as they were before it.",
-                    e);
-            }
-
-            var kind = postgres.SqlState == PostgresErrorCodes.LockNotAvailable ? MigrationFailure.LockTimeout : MigrationFailure.MigrationFailed;
-            return new MigrationException(
-                kind,
-                $"Migration {migration.Version} ({migration.Description}) failed going {way}: {postgres.SqlState} {postgres.MessageText}. Its transaction was rolled back: the schema and {VersionTable} are as they were before it. Statement:{Environment.NewLine}{postgres.BatchCommand?.CommandText}",
-                e);
+            inner = inner.InnerException;
         }
 
-        private static T? Find<T>(Exception? e)
-            where T : Exception
-        {
-            for (; e is not null; e = e.InnerException)
-            {
-                if (e is T found)
-                {
-                    return found;
-                }
-            }
-
-            return null;
-        }
+        var postgres = inner as PostgresException;
+        var cause = postgres is null ? (inner ?? e).Message.TrimEnd('.') : $"{postgres.SqlState} {postgres.MessageText}";
+        var statement = postgres?.BatchCommand?.CommandText is { } sql ? $" Statement:{Environment.NewLine}{sql}" : string.Empty;
+        return new MigrationException(
+            postgres?.SqlState == PostgresErrorCodes.LockNotAvailable ? MigrationFailure.LockTimeout : MigrationFailure.MigrationFailed,
+            $"Migration {migration.Version} ({migration.Description}) failed going {direction.ToString().ToLowerInvariant()}: {cause}. Its transaction was rolled back: the schema and {VersionTable} are as they were before it.{statement}",
+            e);
     }
 
     /// <summary>
@@ -565,25 +524,15 @@ public sealed partial class StatusDataMigrator
         public async Task RefuseUnmanagedSchemaAsync(CancellationToken cancellationToken)
         {
             const string sql = """
-                SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
-                ORDER BY c.relname
                 """;
-            var tables = new List<string>();
-            using (var command = _dataSource.CreateCommand(sql))
-            using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-            {
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    tables.Add(reader.GetString(0));
-                }
-            }
-
-            if (tables.Count > 0)
+            using var command = _dataSource.CreateCommand(sql);
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string tables)
             {
                 throw new MigrationException(
                     MigrationFailure.Refused,
-                    $"The database already has tables ({string.Join(", ", tables)}) but no {VersionTable} table, so no runner has managed it. "
+                    $"The database already has tables ({tables}) but no {VersionTable} table, so no runner has managed it. "
                     + "If the Python side's Alembic created it, adopt it with 'statusdata-migrate baseline 202602282200' (Alembic revision a1b2c3d4e5f6), which verifies the schema first. Nothing was changed.");
             }
         }

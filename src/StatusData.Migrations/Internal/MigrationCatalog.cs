@@ -46,6 +46,9 @@ internal sealed class MigrationCatalog
 
     public long LatestVersion => Migrations.Count == 0 ? 0 : Migrations[^1].Version;
 
+    /// <summary>Version to checksum, for the version rows FluentMigrator writes.</summary>
+    public IReadOnlyDictionary<long, string> Checksums => _checksums;
+
     public KnownMigration? Find(long version) => Migrations.FirstOrDefault(m => m.Version == version);
 
     /// <summary>Concrete FluentMigrator migrations with a <see cref="MigrationAttribute"/> in <paramref name="assembly"/>.</summary>
