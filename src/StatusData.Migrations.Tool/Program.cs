@@ -63,12 +63,15 @@ internal static class Program
         var script = new Command("script", "Print the SQL of a planned up or down without running it.") { direction, scriptFrom, scriptTo };
         script.SetAction((result, ct) => ScriptAsync(result, result.GetValue(direction) == "up" ? MigrationDirection.Up : MigrationDirection.Down, result.GetValue(scriptFrom), result.GetValue(scriptTo), ct));
 
-        var baselineVersion = new Argument<long>("version") { Description = "Version to record as applied, e.g. 202602282200 for Alembic revision a1b2c3d4e5f6." };
+        var baselineVersion = new Argument<long?>("version")
+        {
+            Description = "Version to record as applied, e.g. 202602282200 for Alembic revision a1b2c3d4e5f6. Default: the migration that mirrors the revision in alembic_version.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var baseline = new Command("baseline", "Record migrations up to a version as applied without running them, after verifying the schema matches.") { baselineVersion };
         baseline.SetAction((result, ct) => WithRunnerAsync(result, false, async (runner, _) =>
         {
-            var version = result.GetValue(baselineVersion);
-            await runner.BaselineAsync(version, ct);
+            var version = await runner.BaselineAsync(result.GetValue(baselineVersion), ct);
             await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"baselined: the schema matches; migrations up to {version} are recorded as applied without running them"));
             return ExitCodes.Success;
         }, ct));
@@ -119,7 +122,13 @@ internal static class Program
         return await WithRunnerAsync(result, false, async (runner, _) =>
         {
             var statuses = await runner.GetStatusAsync(cancellationToken);
-            await Console.Out.WriteLineAsync(asJson ? StatusFormat.Json(statuses) : StatusFormat.Table(statuses));
+            var alembic = await runner.GetAlembicStatusAsync(cancellationToken);
+            await Console.Out.WriteLineAsync(asJson ? StatusFormat.Json(statuses, alembic) : StatusFormat.Table(statuses, alembic));
+            if (alembic.Disagreement is { } problem)
+            {
+                await Console.Error.WriteLineAsync("warn: " + problem);
+            }
+
             return ExitCodes.Success;
         }, cancellationToken);
     }
@@ -225,49 +234,37 @@ internal static class Program
 
     private static class StatusFormat
     {
-        public static string Table(IReadOnlyList<MigrationStatus> statuses)
+        private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+        public static string Table(IReadOnlyList<MigrationStatus> statuses, AlembicStatus alembic)
         {
-            var lines = new List<string> { $"{"VERSION",-14}{"STATE",-18}{"APPLIED ON (UTC)",-22}DESCRIPTION" };
+            var lines = new List<string> { $"{"VERSION",-14}{"STATE",-21}{"APPLIED ON (UTC)",-22}{"ALEMBIC",-15}DESCRIPTION" };
             lines.AddRange(statuses.Select(s => string.Create(CultureInfo.InvariantCulture,
-                $"{s.Version,-14}{StateName(s.State),-18}{s.AppliedOn?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? string.Empty,-22}{s.Description}")));
+                $"{s.Version,-14}{StateName(s.State),-21}{s.AppliedOn?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? string.Empty,-22}{s.AlembicRevision ?? "-",-15}{s.Description}")));
+            var database = !alembic.TableExists ? "no alembic_version table" : alembic.Revisions.Count == 0 ? "base (no revision)" : string.Join(", ", alembic.Revisions);
+            lines.Add(alembic.Disagreement is not null
+                ? $"alembic_version: {database}; DISAGREES with version_info (expects {alembic.Expected ?? "base"}), see the warning"
+                : !alembic.TableExists && alembic.Expected is not null
+                    ? $"alembic_version: {database}; the next up records {alembic.Expected}"
+                    : $"alembic_version: {database}; agrees with version_info");
             return string.Join(Environment.NewLine, lines);
         }
 
-        public static string Json(IReadOnlyList<MigrationStatus> statuses)
-        {
-            using var stream = new MemoryStream();
-            using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-            {
-                writer.WriteStartArray();
-                foreach (var s in statuses)
+        public static string Json(IReadOnlyList<MigrationStatus> statuses, AlembicStatus alembic) =>
+            JsonSerializer.Serialize(
+                new
                 {
-                    writer.WriteStartObject();
-                    writer.WriteNumber("version", s.Version);
-                    writer.WriteString("description", s.Description);
-                    writer.WriteString("state", StateName(s.State));
-                    if (s.AppliedOn is { } appliedOn)
-                    {
-                        writer.WriteString("appliedOn", appliedOn);
-                    }
-                    else
-                    {
-                        writer.WriteNull("appliedOn");
-                    }
-
-                    writer.WriteEndObject();
-                }
-
-                writer.WriteEndArray();
-            }
-
-            return System.Text.Encoding.UTF8.GetString(stream.ToArray());
-        }
+                    migrations = statuses.Select(s => new { version = s.Version, description = s.Description, state = StateName(s.State), appliedOn = s.AppliedOn, alembicRevision = s.AlembicRevision }),
+                    alembic = new { tableExists = alembic.TableExists, revisions = alembic.Revisions, expected = alembic.Expected, agrees = alembic.Disagreement is null, disagreement = alembic.Disagreement },
+                },
+                Indented);
 
         private static string StateName(MigrationState state) => state switch
         {
             MigrationState.Pending => "pending",
             MigrationState.Applied => "applied",
             MigrationState.ChecksumMismatch => "checksum-mismatch",
+            MigrationState.RevertedByAlembic => "reverted-by-alembic",
             _ => "unknown-to-code",
         };
     }

@@ -16,14 +16,28 @@ public enum MigrationState
 
     /// <summary>Recorded in the database but unknown to this build: the database is ahead of the code.</summary>
     UnknownToCode,
+
+    /// <summary>
+    /// Recorded as applied, but <c>alembic_version</c> says the Python side has since downgraded below it:
+    /// its schema is probably gone. <see cref="AlembicStatus.Disagreement"/> says what to do.
+    /// </summary>
+    RevertedByAlembic,
 }
+
+/// <summary>Where Alembic's <c>alembic_version</c> stands next to <c>version_info</c>.</summary>
+/// <param name="TableExists">Whether the database has an alembic_version table at all.</param>
+/// <param name="Revisions">Its rows: one revision normally, none at Alembic's base.</param>
+/// <param name="Expected">The revision version_info implies: the one the newest applied mirroring migration mirrors; <see langword="null"/> for base.</param>
+/// <param name="Disagreement">What is wrong and what to do, when the two disagree; <see langword="null"/> when they agree.</param>
+public sealed record AlembicStatus(bool TableExists, IReadOnlyList<string> Revisions, string? Expected, string? Disagreement);
 
 /// <summary>One line of <see cref="StatusDataMigrator.GetStatusAsync"/>.</summary>
 /// <param name="Version">The version, <c>yyyyMMddHHmm</c>.</param>
 /// <param name="Description">The description, from the code (or from the version table for unknown versions).</param>
-/// <param name="State">Pending, applied, drifted, or unknown to the code.</param>
+/// <param name="State">Pending, applied, drifted, unknown to the code, or reverted by Alembic.</param>
 /// <param name="AppliedOn">When it was applied (UTC), or <see langword="null"/> if pending.</param>
-public sealed record MigrationStatus(long Version, string Description, MigrationState State, DateTime? AppliedOn);
+/// <param name="AlembicRevision">The Alembic revision the migration mirrors, if any.</param>
+public sealed record MigrationStatus(long Version, string Description, MigrationState State, DateTime? AppliedOn, string? AlembicRevision = null);
 
 /// <summary>One migration that a run applied or reverted.</summary>
 /// <param name="Version">The version, <c>yyyyMMddHHmm</c>.</param>

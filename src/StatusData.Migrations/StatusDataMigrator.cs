@@ -98,6 +98,7 @@ public sealed partial class StatusDataMigrator
         await using var sessionScope = session.ConfigureAwait(false);
         var state = await session.ReadStateAsync(cancellationToken).ConfigureAwait(false);
         RefuseUnknownVersions(state);
+        RefuseAlembicDisagreement(state);
         RefuseDrift(state);
         var pending = _catalog.Migrations.Where(m => m.Version <= target && !state.Applied.ContainsKey(m.Version)).ToList();
         if (pending.Count > 0 && !state.VersionTableExists)
@@ -145,13 +146,12 @@ public sealed partial class StatusDataMigrator
     /// <returns>The migrations ascending by version.</returns>
     public async Task<IReadOnlyList<MigrationStatus>> GetStatusAsync(CancellationToken cancellationToken = default)
     {
-        var dataSource = CreateDataSource();
-        await using var dataSourceScope = dataSource.ConfigureAwait(false);
-        var state = await DatabaseState.ReadAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        var revertedAbove = AlembicDowngradedBelow(state);
         return _catalog.Migrations
             .Select(m => state.Applied.TryGetValue(m.Version, out var row)
-                ? new MigrationStatus(m.Version, m.Description, Matches(m, row) ? MigrationState.Applied : MigrationState.ChecksumMismatch, row.AppliedOn)
-                : new MigrationStatus(m.Version, m.Description, MigrationState.Pending, null))
+                ? new MigrationStatus(m.Version, m.Description, m.Version > revertedAbove ? MigrationState.RevertedByAlembic : Matches(m, row) ? MigrationState.Applied : MigrationState.ChecksumMismatch, row.AppliedOn, m.AlembicRevision)
+                : new MigrationStatus(m.Version, m.Description, MigrationState.Pending, null, m.AlembicRevision))
             .Concat(state.Applied.Values
                 .Where(row => _catalog.Find(row.Version) is null)
                 .Select(row => new MigrationStatus(row.Version, row.Description, MigrationState.UnknownToCode, row.AppliedOn)))
@@ -159,26 +159,47 @@ public sealed partial class StatusDataMigrator
             .ToList();
     }
 
+    /// <summary>Reads <c>alembic_version</c> and says whether it agrees with <c>version_info</c>.</summary>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The revisions in the database, the one version_info implies, and what to do if they disagree.</returns>
+    public async Task<AlembicStatus> GetAlembicStatusAsync(CancellationToken cancellationToken = default) =>
+        CheckAlembic(await ReadStateAsync(cancellationToken).ConfigureAwait(false));
+
     /// <summary>
     /// Records every migration up to <paramref name="version"/> as applied without running it, for a
-    /// database whose schema something else created (the Python side's Alembic, or a restore).
-    /// Refuses unless the existing schema matches, fact by fact in the catalog, what those migrations create.
+    /// database whose schema something else created: the Python side's Alembic (which may also have gone
+    /// first with a later revision), or a restore. Refuses unless the existing schema matches, fact by fact
+    /// in the catalog, what those migrations create. Migrations already recorded stay as they are.
     /// </summary>
-    /// <param name="version">A known version, e.g. 202602282200 for Alembic's <c>a1b2c3d4e5f6</c>.</param>
+    /// <param name="version">
+    /// A known version, e.g. 202602282200 for Alembic's <c>a1b2c3d4e5f6</c>; <see langword="null"/> to take
+    /// the migration that mirrors the revision in <c>alembic_version</c>.
+    /// </param>
     /// <param name="cancellationToken">Cancels the run.</param>
-    /// <exception cref="MigrationException">The schema does not match, versions are already recorded, or the lock wait timed out.</exception>
-    public async Task BaselineAsync(long version, CancellationToken cancellationToken = default)
+    /// <returns>The version baselined at.</returns>
+    /// <exception cref="MigrationException">The schema does not match, the records or alembic_version disagree with the version, or the lock wait timed out.</exception>
+    public async Task<long> BaselineAsync(long? version = null, CancellationToken cancellationToken = default)
     {
-        RequireKnown(version, allowZero: false);
-        var included = _catalog.Migrations.Where(m => m.Version <= version).ToList();
         var session = await LockedSession.OpenAsync(this, cancellationToken).ConfigureAwait(false);
         await using var sessionScope = session.ConfigureAwait(false);
         var state = await session.ReadStateAsync(cancellationToken).ConfigureAwait(false);
-        if (state.Applied.Count > 0)
+        var target = version ?? BaselineVersionFromAlembic(state);
+        RequireKnown(target, allowZero: false);
+        var included = _catalog.Migrations.Where(m => m.Version <= target).ToList();
+        var toRecord = included.Where(m => !state.Applied.ContainsKey(m.Version)).ToList();
+        if (state.Applied.Keys.Any(v => v > target) || toRecord.Count == 0)
         {
             throw new MigrationException(
                 MigrationFailure.Refused,
-                $"Cannot baseline: {VersionTable} already records {state.Applied.Count} applied migration(s), up to {state.Applied.Keys.Max()}. Baseline is only for databases no runner has managed yet; use 'up' or 'down' here.");
+                $"Cannot baseline at {target}: {VersionTable} already records {state.Applied.Count} applied migration(s), up to {state.Applied.Keys.Max()}. Baseline records migrations something else applied; nothing here is left to record that way. Use 'up' or 'down'.");
+        }
+
+        var implied = included.LastOrDefault(m => m.AlembicRevision is not null)?.AlembicRevision;
+        if (state.AlembicRevisions is { } revisions && !(revisions.Count == 0 ? implied is null : revisions.Count == 1 && revisions[0] == implied))
+        {
+            throw new MigrationException(
+                MigrationFailure.Refused,
+                $"Cannot baseline at {target}: alembic_version says {(revisions.Count == 0 ? "base" : string.Join(", ", revisions))}, but migrations up to {target} mirror {implied ?? "no revision"}. Run 'statusdata-migrate baseline' without a version to take the one alembic_version names. Nothing was recorded.");
         }
 
         // All in the lock's own transaction: verify, record, and commit (which also releases the lock).
@@ -188,18 +209,24 @@ public sealed partial class StatusDataMigrator
         {
             throw new MigrationException(
                 MigrationFailure.Refused,
-                $"Cannot baseline at {version}: the existing schema does not match what migrations up to {version} create. Nothing was recorded. Differences:"
+                $"Cannot baseline at {target}: the existing schema does not match what migrations up to {target} create. Nothing was recorded. Differences:"
                 + Environment.NewLine + string.Join(Environment.NewLine, differences.Select(d => "  " + d)));
         }
 
         await session.ExecuteInLockAsync(VersionInfoTable.CreateSql, cancellationToken).ConfigureAwait(false);
-        foreach (var migration in included)
+        foreach (var migration in toRecord)
         {
             await VersionInfoTable.InsertAsync(session.Connection, migration.Version, migration.Description, migration.Checksum, cancellationToken).ConfigureAwait(false);
         }
 
+        if (state.AlembicRevisions is null && implied is not null)
+        {
+            await session.StampAlembicAsync(implied, cancellationToken, inLock: true).ConfigureAwait(false);
+        }
+
         await session.CommitAsync(cancellationToken).ConfigureAwait(false);
-        LogBaselined(_logger, version, included.Count);
+        LogBaselined(_logger, target, toRecord.Count);
+        return target;
     }
 
     /// <summary>
@@ -273,6 +300,7 @@ public sealed partial class StatusDataMigrator
         var session = await LockedSession.OpenAsync(this, cancellationToken).ConfigureAwait(false);
         await using var sessionScope = session.ConfigureAwait(false);
         var state = await session.ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        RefuseAlembicDisagreement(state);
         var target = resolveTarget(state);
         var revert = state.Applied.Keys.Where(v => v > target).OrderDescending().ToList();
         var unknown = revert.FirstOrDefault(v => _catalog.Find(v) is null);
@@ -313,7 +341,7 @@ public sealed partial class StatusDataMigrator
 
         var connection = new NpgsqlConnectionStringBuilder(_connection.ConnectionString) { Pooling = false };
         using var services = FluentMigratorServices.Build(
-            _catalog.Migrations.Select(m => m.Migration).ToList(), connection.ConnectionString, _catalog.Checksums, _lockTimeoutSetting, new ForwardingLoggerProvider(_logger));
+            _catalog.Migrations.Select(m => m.Migration).ToList(), connection.ConnectionString, _catalog.ByVersion, _lockTimeoutSetting, new ForwardingLoggerProvider(_logger));
         using var scope = services.CreateScope();
         var runner = scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
         foreach (var (migration, step) in plan)
@@ -341,6 +369,92 @@ public sealed partial class StatusDataMigrator
 
     private static bool Matches(KnownMigration migration, AppliedRow row) =>
         row.Checksum == migration.Checksum || LegacyChecksums.Matches(migration.Version, row.Checksum);
+
+    private long BaselineVersionFromAlembic(DatabaseState state)
+    {
+        if (state.AlembicRevisions is [var revision] && _catalog.FindByAlembicRevision(revision) is { } mirror)
+        {
+            return mirror.Version;
+        }
+
+        throw new MigrationException(
+            MigrationFailure.InvalidRequest,
+            state.AlembicRevisions is null or []
+                ? "Cannot baseline without a version: the database has no Alembic revision to take it from. Give the version to baseline at, e.g. 'statusdata-migrate baseline 202602282200'."
+                : $"Cannot baseline without a version: alembic_version says {string.Join(", ", state.AlembicRevisions)}, which no migration of this build mirrors. Deploy a build that mirrors it, or give the version.");
+    }
+
+    private async Task<DatabaseState> ReadStateAsync(CancellationToken cancellationToken)
+    {
+        var dataSource = CreateDataSource();
+        await using var dataSourceScope = dataSource.ConfigureAwait(false);
+        return await DatabaseState.ReadAsync(dataSource, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The newest applied migration that mirrors an Alembic revision: what alembic_version should say.</summary>
+    private KnownMigration? ExpectedAlembicMigration(DatabaseState state) =>
+        _catalog.Migrations.LastOrDefault(m => m.AlembicRevision is not null && state.Applied.ContainsKey(m.Version));
+
+    /// <summary>
+    /// When Alembic was downgraded behind our back: the version at or below which the record still holds
+    /// (that of the migration mirroring the database's revision, 0 at base); <see cref="long.MaxValue"/> otherwise.
+    /// </summary>
+    private long AlembicDowngradedBelow(DatabaseState state)
+    {
+        var expected = ExpectedAlembicMigration(state);
+        if (expected is null || state.AlembicRevisions is not { Count: <= 1 } revisions)
+        {
+            return long.MaxValue;
+        }
+
+        var actual = revisions.Count == 0 ? null : _catalog.FindByAlembicRevision(revisions[0]);
+        return revisions.Count == 0 || (actual is not null && actual.Version < expected.Version) ? actual?.Version ?? 0 : long.MaxValue;
+    }
+
+    private AlembicStatus CheckAlembic(DatabaseState state)
+    {
+        var expected = ExpectedAlembicMigration(state);
+        var revisions = state.AlembicRevisions ?? [];
+        var status = new AlembicStatus(state.AlembicRevisions is not null, revisions, expected?.AlembicRevision, null);
+
+        // No alembic_version table: Alembic was never run here (or the database predates mirroring); the next
+        // locked run records the expected revision, so that is not a disagreement.
+        if (state.AlembicRevisions is null || (revisions.Count == 0 && expected is null) || (revisions.Count == 1 && revisions[0] == expected?.AlembicRevision))
+        {
+            return status;
+        }
+
+        var said = $"alembic_version says {(revisions.Count == 0 ? "base (no revision)" : string.Join(", ", revisions))}, but version_info implies {(expected is null ? "base" : $"{expected.AlembicRevision} (migration {expected.Version})")}";
+        var actual = revisions.Count == 1 ? _catalog.FindByAlembicRevision(revisions[0]) : null;
+        string problem;
+        if (revisions.Count > 1)
+        {
+            problem = $"{said}: the Python side has several Alembic heads, and StatusData mirrors one line of revisions. Merge them on the Python side (alembic merge) and mirror the merge revision in a migration.";
+        }
+        else if (revisions.Count == 1 && actual is null)
+        {
+            problem = $"{said}: {revisions[0]} is an Alembic revision no migration of this build mirrors, so the Python side changed the schema in a way this build does not know. Deploy a build with a migration marked [MirrorsAlembicRevision(\"{revisions[0]}\")], then run up.";
+        }
+        else if (AlembicDowngradedBelow(state) is var below and not long.MaxValue)
+        {
+            problem = $"{said}: the Python side has downgraded, so what migrations after {(below == 0 ? "none" : below.ToString(CultureInfo.InvariantCulture))} created is probably gone although version_info records them. "
+                + $"Either bring Alembic back (alembic upgrade {expected!.AlembicRevision}), or, if the downgrade was meant, remove the stale records so that up recreates the schema: DELETE FROM version_info WHERE version > {below};";
+        }
+        else
+        {
+            problem = $"{said}: the Python side applied {revisions[0]} (mirrored by migration {actual!.Version}) first. Adopt it with 'statusdata-migrate baseline' (the same as 'baseline {actual.Version}'): it verifies the schema and records the migrations up to {actual.Version} without running them; then run up.";
+        }
+
+        return status with { Disagreement = problem };
+    }
+
+    private void RefuseAlembicDisagreement(DatabaseState state)
+    {
+        if (CheckAlembic(state).Disagreement is { } problem)
+        {
+            throw new MigrationException(MigrationFailure.Refused, problem + " Nothing was changed.");
+        }
+    }
 
     private void RefuseUnknownVersions(DatabaseState state)
     {
@@ -413,6 +527,9 @@ public sealed partial class StatusDataMigrator
 
     [LoggerMessage(9, LogLevel.Information, "Took over version_info from the runner before FluentMigrator: {Count} checksum(s) rewritten")]
     private static partial void LogTookOver(ILogger logger, int count);
+
+    [LoggerMessage(11, LogLevel.Information, "Recorded Alembic revision {Revision} in a new alembic_version table, as version_info implies")]
+    private static partial void LogStampedAlembic(ILogger logger, string revision);
 
     [LoggerMessage(10, LogLevel.Debug, "FluentMigrator: {Message}")]
     private static partial void LogFluentMigrator(ILogger logger, string message);
@@ -488,17 +605,54 @@ public sealed partial class StatusDataMigrator
             }
         }
 
+        /// <summary>
+        /// The state, after bringing a database the runner before FluentMigrator migrated up to date: its
+        /// checksums rewritten, and the Alembic revision it implies recorded if it has no alembic_version.
+        /// </summary>
         public async Task<DatabaseState> ReadStateAsync(CancellationToken cancellationToken)
         {
             var state = await DatabaseState.ReadAsync(_dataSource, cancellationToken).ConfigureAwait(false);
             var tookOver = await LegacyChecksums.TakeOverAsync(_dataSource, state, _owner._catalog, cancellationToken).ConfigureAwait(false);
-            if (tookOver == 0)
+            if (tookOver > 0)
             {
-                return state;
+                LogTookOver(_owner._logger, tookOver);
             }
 
-            LogTookOver(_owner._logger, tookOver);
-            return await DatabaseState.ReadAsync(_dataSource, cancellationToken).ConfigureAwait(false);
+            var stamp = state.AlembicRevisions is null ? _owner.ExpectedAlembicMigration(state)?.AlembicRevision : null;
+            if (stamp is not null)
+            {
+                await StampAlembicAsync(stamp, cancellationToken).ConfigureAwait(false);
+                LogStampedAlembic(_owner._logger, stamp);
+            }
+
+            return tookOver > 0 || stamp is not null ? await DatabaseState.ReadAsync(_dataSource, cancellationToken).ConfigureAwait(false) : state;
+        }
+
+        /// <summary>Creates alembic_version and records <paramref name="revision"/>, in the lock's transaction if <paramref name="inLock"/>.</summary>
+        public async Task StampAlembicAsync(string revision, CancellationToken cancellationToken, bool inLock = false)
+        {
+            var connection = inLock ? _connection! : await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                using var batch = new NpgsqlBatch(connection)
+                {
+                    BatchCommands =
+                    {
+                        new NpgsqlBatchCommand(AlembicVersionTable.CreateSql),
+                        new NpgsqlBatchCommand("INSERT INTO alembic_version (version_num) VALUES ($1)") { Parameters = { new NpgsqlParameter<string> { TypedValue = revision } } },
+                    },
+                };
+
+                // A batch without a transaction runs as one implicit transaction.
+                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (!inLock)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+            }
         }
 
         public async Task<long> CurrentVersionAsync(CancellationToken cancellationToken)

@@ -85,7 +85,7 @@ public sealed class CliTests
         Assert.Matches(@"^reverted 202611220900 .*\ndatabase is at version 202602282200\n$", rollback.Stdout);
         Assert.True(down.ExitCode == 0, down.ToString());
         Assert.Matches(@"^reverted 202602282200 .*\ndatabase is at version 0\n$", down.Stdout);
-        Assert.Equal(["public.version_info"], await db.RelationsAsync(ct));
+        Assert.Equal(ExpectedSchema.RelationsAtZero, await db.RelationsAsync(ct));
         Assert.Empty(await db.VersionRowsAsync(ct));
     }
 
@@ -120,14 +120,15 @@ public sealed class CliTests
 
         Assert.True(table.ExitCode == 0, table.ToString());
         var lines = table.Stdout.TrimEnd('\n').Split('\n');
-        Assert.Equal(3, lines.Length);
+        Assert.Equal(4, lines.Length);
         Assert.StartsWith("VERSION", lines[0], StringComparison.Ordinal);
-        Assert.Matches(@"^202602282200\s+applied\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+initial users and status_updates$", lines[1]);
-        Assert.Matches(@"^202611220900\s+pending\s+keyset pagination indexes$", lines[2]);
+        Assert.Matches(@"^202602282200\s+applied\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+a1b2c3d4e5f6\s+initial users and status_updates$", lines[1]);
+        Assert.Matches(@"^202611220900\s+pending\s+-\s+keyset pagination indexes$", lines[2]);
+        Assert.Equal("alembic_version: a1b2c3d4e5f6; agrees with version_info", lines[3]);
 
         Assert.True(json.ExitCode == 0, json.ToString());
         using var document = JsonDocument.Parse(json.Stdout);
-        var entries = document.RootElement.EnumerateArray()
+        var entries = document.RootElement.GetProperty("migrations").EnumerateArray()
             .Select(e => (
                 e.GetProperty("version").GetInt64(),
                 e.GetProperty("state").GetString(),
@@ -140,6 +141,10 @@ public sealed class CliTests
                 (Known.KeysetIndexes, "pending", Known.KeysetIndexesDescription, (DateTime?)null),
             ],
             entries);
+        var alembic = document.RootElement.GetProperty("alembic");
+        Assert.Equal("a1b2c3d4e5f6", alembic.GetProperty("revisions")[0].GetString());
+        Assert.Equal("a1b2c3d4e5f6", alembic.GetProperty("expected").GetString());
+        Assert.True(alembic.GetProperty("agrees").GetBoolean());
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public sealed class DownTests
             [(Known.KeysetIndexes, MigrationDirection.Down), (Known.Initial, MigrationDirection.Down)],
             down.Steps.Select(s => (s.Version, s.Direction)));
         Assert.Equal(0, down.CurrentVersion);
-        Assert.Equal(["public.version_info"], await db.RelationsAsync(ct));
+        Assert.Equal(ExpectedSchema.RelationsAtZero, await db.RelationsAsync(ct));
         Assert.Empty(await db.VersionRowsAsync(ct));
 
         var up = await runner.UpAsync(cancellationToken: ct);
@@ -77,7 +77,7 @@ public sealed class DownTests
         Assert.Equal([Known.Initial], toZero.Steps.Select(s => s.Version));
         Assert.Empty(again.Steps);
         Assert.Equal(0, again.CurrentVersion);
-        Assert.Equal(["public.version_info"], await db.RelationsAsync(ct));
+        Assert.Equal(ExpectedSchema.RelationsAtZero, await db.RelationsAsync(ct));
         Assert.Empty(await db.VersionRowsAsync(ct));
         Assert.All(await runner.GetStatusAsync(ct), s => Assert.Equal(MigrationState.Pending, s.State));
     }

@@ -27,7 +27,10 @@ public sealed class TakeOverTests
 
         // Read-only: status reports the legacy rows as applied (not drifted) and writes nothing.
         Assert.All(await db.Runner().GetStatusAsync(ct), s => Assert.Equal(MigrationState.Applied, s.State));
+        var alembic = await db.Runner().GetAlembicStatusAsync(ct);
+        Assert.Equal((false, 0, "a1b2c3d4e5f6", (string?)null), (alembic.TableExists, alembic.Revisions.Count, alembic.Expected, alembic.Disagreement));
         Assert.Equal(Known.LegacyInitialChecksum, (await db.VersionRowsAsync(ct))[0].Checksum);
+        Assert.False(await db.TableExistsAsync("public.alembic_version", ct));
 
         var result = await db.Runner().UpAsync(cancellationToken: ct);
 
@@ -38,7 +41,11 @@ public sealed class TakeOverTests
             [(Known.Initial, Known.InitialDescription, Known.InitialChecksum), (Known.KeysetIndexes, Known.KeysetIndexesDescription, Known.KeysetIndexesChecksum)],
             rows.Select(r => (r.Version, r.Description, r.Checksum)));
         Assert.Equal(appliedOnBefore, rows.Select(r => r.AppliedOn));
-        Assert.Equal(schemaBefore, await db.SnapshotAsync(ct));
+
+        // The old runner never wrote alembic_version; the take-over records the revision version_info implies,
+        // so the Python side's Alembic sees the schema it has. Nothing else changed.
+        Assert.Equal("a1b2c3d4e5f6", await db.ScalarAsync<string>("SELECT string_agg(version_num, ',') FROM alembic_version", ct));
+        Assert.Equal(schemaBefore, (await db.SnapshotAsync(ct)).Where(line => !line.Contains("public.alembic_version", StringComparison.Ordinal)));
     }
 
     [Fact]

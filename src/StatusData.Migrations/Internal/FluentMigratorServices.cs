@@ -30,7 +30,7 @@ internal static class FluentMigratorServices
     public static ServiceProvider Build(
         IReadOnlyList<IMigration> migrations,
         string? connectionString,
-        IReadOnlyDictionary<long, string> checksums,
+        IReadOnlyDictionary<long, KnownMigration> known,
         string lockTimeoutSetting,
         ILoggerProvider logger,
         string? defaultSchema = null)
@@ -49,7 +49,7 @@ internal static class FluentMigratorServices
 
         // Registered after AddFluentMigratorCore, so these replace its defaults (the last registration wins).
         services.AddScoped<IFilteringMigrationSource>(_ => new InstanceMigrationSource(migrations));
-        services.AddSingleton(new VersionRowChecksums(checksums));
+        services.AddSingleton(new VersionRows(known));
         services.AddScoped<IVersionLoader>(sp => connectionString is null
             ? ActivatorUtilities.CreateInstance<ScriptVersionLoader>(sp)
             : ActivatorUtilities.CreateInstance<ChecksumVersionLoader>(sp));
@@ -101,7 +101,8 @@ internal static class FluentMigratorServices
         public IEnumerable<IMigration> GetMigrations(Func<Type, bool> predicate) => migrations.Where(m => predicate(m.GetType()));
     }
 
-    private sealed record VersionRowChecksums(IReadOnlyDictionary<long, string> Checksums)
+    /// <summary>What StatusData adds to the version rows FluentMigrator writes and deletes.</summary>
+    private sealed record VersionRows(IReadOnlyDictionary<long, KnownMigration> Known)
     {
         /// <summary>
         /// FluentMigrator's version row plus our checksum, with applied_on as <c>now()</c>: its default,
@@ -112,10 +113,17 @@ internal static class FluentMigratorServices
         {
             var completed = new InsertionDataDefinition();
             completed.AddRange(row.Select(column => column.Key == "applied_on" ? new KeyValuePair<string, object>(column.Key, RawSql.Insert("now()")) : column));
-            completed.Add(new KeyValuePair<string, object>("checksum", Checksums[version]));
+            completed.Add(new KeyValuePair<string, object>("checksum", Known[version].Checksum));
             return completed;
         }
+
+        public void Recorded(IMigrationProcessor processor, long version) => AlembicVersionTable.Applied(processor, Known[version]);
+
+        public void Deleted(IMigrationProcessor processor, long version) => AlembicVersionTable.Reverted(processor, Known[version]);
     }
+
+    // Both loaders re-implement IVersionLoader's two writes (FluentMigrator's are not virtual) to keep
+    // alembic_version in step, in the migration's transaction: the row is written right before it commits.
 
     private sealed class ChecksumVersionLoader(
         IProcessorAccessor processorAccessor,
@@ -124,11 +132,25 @@ internal static class FluentMigratorServices
         IMigrationRunnerConventions conventions,
         IVersionTableMetaData versionTableMetaData,
         IMigrationRunner runner,
-        VersionRowChecksums checksums)
-        : VersionLoader(processorAccessor, generatorAccessor, conventionSet, conventions, versionTableMetaData, runner)
+        VersionRows rows)
+        : VersionLoader(processorAccessor, generatorAccessor, conventionSet, conventions, versionTableMetaData, runner), IVersionLoader
     {
+        private readonly IMigrationProcessor _processor = processorAccessor.Processor;
+
+        void IVersionLoader.UpdateVersionInfo(long version, string description)
+        {
+            UpdateVersionInfo(version, description);
+            rows.Recorded(_processor, version);
+        }
+
+        void IVersionLoader.DeleteVersion(long version)
+        {
+            DeleteVersion(version);
+            rows.Deleted(_processor, version);
+        }
+
         protected override InsertionDataDefinition CreateVersionInfoInsertionData(long version, string description) =>
-            checksums.Complete(base.CreateVersionInfoInsertionData(version, description), version);
+            rows.Complete(base.CreateVersionInfoInsertionData(version, description), version);
     }
 
     private sealed class ScriptVersionLoader(
@@ -138,11 +160,25 @@ internal static class FluentMigratorServices
         IOptions<RunnerOptions> runnerOptions,
         IMigrationInformationLoader migrationInformationLoader,
         IVersionTableMetaData versionTableMetaData,
-        VersionRowChecksums checksums)
-        : ConnectionlessVersionLoader(generatorAccessor, processorAccessor, conventions, runnerOptions, migrationInformationLoader, versionTableMetaData)
+        VersionRows rows)
+        : ConnectionlessVersionLoader(generatorAccessor, processorAccessor, conventions, runnerOptions, migrationInformationLoader, versionTableMetaData), IVersionLoader
     {
+        private readonly IMigrationProcessor _processor = processorAccessor.Processor;
+
+        void IVersionLoader.UpdateVersionInfo(long version, string description)
+        {
+            UpdateVersionInfo(version, description);
+            rows.Recorded(_processor, version);
+        }
+
+        void IVersionLoader.DeleteVersion(long version)
+        {
+            DeleteVersion(version);
+            rows.Deleted(_processor, version);
+        }
+
         protected override InsertionDataDefinition CreateVersionInfoInsertionData(long version, string description) =>
-            checksums.Complete(base.CreateVersionInfoInsertionData(version, description), version);
+            rows.Complete(base.CreateVersionInfoInsertionData(version, description), version);
     }
 
     private sealed record LockTimeoutSetting(string Value);

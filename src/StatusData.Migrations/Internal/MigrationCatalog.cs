@@ -11,13 +11,19 @@ using Microsoft.Extensions.Logging;
 namespace StatusData.Migrations.Internal;
 
 /// <summary>A migration with the SQL FluentMigrator generates for it, and the checksum of its Up SQL.</summary>
+/// <remarks>
+/// <paramref name="AlembicRevision"/> is the Alembic revision the migration mirrors, if any;
+/// <paramref name="AlembicRevisionBefore"/> the one of the newest mirroring migration before it (null: Alembic's base).
+/// </remarks>
 internal sealed record KnownMigration(
     long Version,
     string Description,
     IMigration Migration,
     IReadOnlyList<string> UpSql,
     IReadOnlyList<string> DownSql,
-    string Checksum);
+    string Checksum,
+    string? AlembicRevision,
+    string? AlembicRevisionBefore);
 
 /// <summary>
 /// The ordered, validated set of migrations a <see cref="StatusDataMigrator"/> works with, each rendered
@@ -32,13 +38,13 @@ internal sealed record KnownMigration(
 internal sealed class MigrationCatalog
 {
     private readonly IReadOnlyList<IMigration> _instances;
-    private readonly Dictionary<long, string> _checksums;
+    private readonly Dictionary<long, KnownMigration> _byVersion;
 
     private MigrationCatalog(IReadOnlyList<IMigration> instances, IReadOnlyList<KnownMigration> migrations)
     {
         _instances = instances;
         Migrations = migrations;
-        _checksums = migrations.ToDictionary(m => m.Version, m => m.Checksum);
+        _byVersion = migrations.ToDictionary(m => m.Version);
     }
 
     /// <summary>Ascending by version.</summary>
@@ -46,10 +52,12 @@ internal sealed class MigrationCatalog
 
     public long LatestVersion => Migrations.Count == 0 ? 0 : Migrations[^1].Version;
 
-    /// <summary>Version to checksum, for the version rows FluentMigrator writes.</summary>
-    public IReadOnlyDictionary<long, string> Checksums => _checksums;
+    /// <summary>The migrations by version, for the version rows FluentMigrator writes.</summary>
+    public IReadOnlyDictionary<long, KnownMigration> ByVersion => _byVersion;
 
     public KnownMigration? Find(long version) => Migrations.FirstOrDefault(m => m.Version == version);
+
+    public KnownMigration? FindByAlembicRevision(string revision) => Migrations.FirstOrDefault(m => m.AlembicRevision == revision);
 
     /// <summary>Concrete FluentMigrator migrations with a <see cref="MigrationAttribute"/> in <paramref name="assembly"/>.</summary>
     public static IReadOnlyList<IMigration> Discover(Assembly assembly) =>
@@ -83,7 +91,8 @@ internal sealed class MigrationCatalog
         }
 
         var known = new List<KnownMigration>();
-        using (var renderer = new Renderer(migrations, new Dictionary<long, string>(), defaultSchema: null))
+        string? alembicRevision = null;
+        using (var renderer = new Renderer(migrations, new Dictionary<long, KnownMigration>(), defaultSchema: null))
         {
             foreach (var (attribute, migration) in attributes.OrderBy(a => a.Attribute.Version))
             {
@@ -94,7 +103,9 @@ internal sealed class MigrationCatalog
                     throw new ArgumentException($"Migration {attribute.Version} ({migration.GetType().FullName}) has no Up statements.", nameof(migrations));
                 }
 
-                known.Add(new KnownMigration(attribute.Version, attribute.Description, migration, up, down, Checksum(up)));
+                var mirrors = migration.GetType().GetCustomAttribute<MirrorsAlembicRevisionAttribute>()?.Revision;
+                known.Add(new KnownMigration(attribute.Version, attribute.Description, migration, up, down, Checksum(up), mirrors, mirrors is null ? null : alembicRevision));
+                alembicRevision = mirrors ?? alembicRevision;
             }
         }
 
@@ -104,7 +115,7 @@ internal sealed class MigrationCatalog
     /// <summary>The Up SQL of <paramref name="migrations"/> with every unqualified name in <paramref name="schema"/>.</summary>
     public IReadOnlyList<string> UpSqlInSchema(IEnumerable<KnownMigration> migrations, string schema)
     {
-        using var renderer = new Renderer(_instances, _checksums, schema);
+        using var renderer = new Renderer(_instances, _byVersion, schema);
         return migrations.SelectMany(m => renderer.Capture(runner => runner.Up(m.Migration))).ToList();
     }
 
@@ -114,7 +125,7 @@ internal sealed class MigrationCatalog
     /// </summary>
     public IReadOnlyList<(KnownMigration Migration, IReadOnlyList<string> Sql)> Script(MigrationDirection direction, IEnumerable<KnownMigration> migrations)
     {
-        using var renderer = new Renderer(_instances, _checksums, defaultSchema: null);
+        using var renderer = new Renderer(_instances, _byVersion, defaultSchema: null);
         return migrations
             .Select(m =>
             {
@@ -158,9 +169,9 @@ internal sealed class MigrationCatalog
         private readonly IServiceScope _scope;
         private readonly MigrationRunner _runner;
 
-        public Renderer(IReadOnlyList<IMigration> migrations, IReadOnlyDictionary<long, string> checksums, string? defaultSchema)
+        public Renderer(IReadOnlyList<IMigration> migrations, IReadOnlyDictionary<long, KnownMigration> known, string? defaultSchema)
         {
-            _services = FluentMigratorServices.Build(migrations, connectionString: null, checksums, "0", _capture, defaultSchema);
+            _services = FluentMigratorServices.Build(migrations, connectionString: null, known, "0", _capture, defaultSchema);
             _scope = _services.CreateScope();
             _runner = (MigrationRunner)_scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
         }

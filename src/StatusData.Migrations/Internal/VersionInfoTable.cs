@@ -41,29 +41,47 @@ internal static class VersionInfoTable
 
 internal sealed record AppliedRow(long Version, string Description, DateTime AppliedOn, string Checksum);
 
-/// <summary>What <c>version_info</c> records, read fresh (autocommit) from the database.</summary>
-internal sealed record DatabaseState(bool VersionTableExists, IReadOnlyDictionary<long, AppliedRow> Applied)
+/// <summary>
+/// What <c>version_info</c> and Alembic's <c>alembic_version</c> record, read fresh (autocommit) from the
+/// database. <see cref="AlembicRevisions"/> is null when there is no alembic_version table.
+/// </summary>
+internal sealed record DatabaseState(bool VersionTableExists, IReadOnlyDictionary<long, AppliedRow> Applied, IReadOnlyList<string>? AlembicRevisions)
 {
     public static async Task<DatabaseState> ReadAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
-        using (var exists = dataSource.CreateCommand("SELECT to_regclass('version_info') IS NOT NULL"))
+        var applied = new Dictionary<long, AppliedRow>();
+        var exists = await ExistsAsync(dataSource, "version_info", cancellationToken).ConfigureAwait(false);
+        if (exists)
         {
-            if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+            using var command = dataSource.CreateCommand("SELECT version, description, applied_on, checksum FROM version_info ORDER BY version");
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                return new DatabaseState(false, new Dictionary<long, AppliedRow>());
+                var row = new AppliedRow(reader.GetInt64(0), reader.GetString(1), reader.GetDateTime(2), reader.GetString(3));
+                applied.Add(row.Version, row);
             }
         }
 
-        var applied = new Dictionary<long, AppliedRow>();
-        using var command = dataSource.CreateCommand("SELECT version, description, applied_on, checksum FROM version_info ORDER BY version");
-        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        List<string>? alembic = null;
+        if (await ExistsAsync(dataSource, AlembicVersionTable.Name, cancellationToken).ConfigureAwait(false))
         {
-            var row = new AppliedRow(reader.GetInt64(0), reader.GetString(1), reader.GetDateTime(2), reader.GetString(3));
-            applied.Add(row.Version, row);
+            alembic = [];
+            using var command = dataSource.CreateCommand("SELECT version_num FROM alembic_version ORDER BY version_num");
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                alembic.Add(reader.GetString(0));
+            }
         }
 
-        return new DatabaseState(true, applied);
+        return new DatabaseState(exists, applied, alembic);
+    }
+
+    private static async Task<bool> ExistsAsync(NpgsqlDataSource dataSource, string table, CancellationToken cancellationToken)
+    {
+        using var command = dataSource.CreateCommand("SELECT to_regclass($1) IS NOT NULL");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 }
 

@@ -15,6 +15,7 @@ namespace StatusData.Migrations.Versions;
 /// No schema is named: the tables go to <c>public</c>, and baseline can build them in a scratch schema.
 /// </remarks>
 [Migration(202602282200, "initial users and status_updates")]
+[MirrorsAlembicRevision("a1b2c3d4e5f6")]
 public sealed class InitialUsersAndStatusUpdates : Migration
 {
     /// <inheritdoc />

@@ -74,5 +74,8 @@ internal static class ExpectedSchema
         new("status_updates_pkey", "id", Unique: true, Primary: true),
     ];
 
-    public static readonly IReadOnlyList<string> ManagedRelations = ["public.status_updates", "public.users", "public.version_info"];
+    public static readonly IReadOnlyList<string> ManagedRelations = ["public.alembic_version", "public.status_updates", "public.users", "public.version_info"];
+
+    /// <summary>What is left after down --to 0: both version tables, alembic_version empty (as after Alembic's own downgrade base).</summary>
+    public static readonly IReadOnlyList<string> RelationsAtZero = ["public.alembic_version", "public.version_info"];
 }
