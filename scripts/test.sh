@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 ensure_postgres STATUSDATA_TEST_CONNECTION
 ensure_pgbouncer
+ensure_python_alembic
 
 results="artifacts/test-results"
 rm -rf "$results"

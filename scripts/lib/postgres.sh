@@ -39,6 +39,29 @@ ensure_pgbouncer() {
   echo "warning: pgbouncer is not installed; the PgBouncer tests will fail. Install it with: sudo apt-get install -y pgbouncer" >&2
 }
 
+# The Alembic interop tests (tests/StatusData.Migrations.Tests/Alembic) run the real Alembic and
+# SQLAlchemy from tests/PythonApp with Debian's Python: install its packages as root, otherwise say how.
+# Never fatal here: without them those tests fail with the same instruction.
+python_alembic_ready() {
+  "${STATUSDATA_PYTHON:-/usr/bin/python3}" -c 'import alembic, sqlalchemy, psycopg2' 2>/dev/null
+}
+
+ensure_python_alembic() {
+  if python_alembic_ready; then
+    return 0
+  fi
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "Python's Alembic, SQLAlchemy or psycopg2 not found: installing python3-alembic python3-sqlalchemy python3-psycopg2 with apt-get..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends python3-alembic python3-sqlalchemy python3-psycopg2 >/dev/null || true
+    python_alembic_ready && return 0
+    echo "warning: could not install Python's Alembic; the Alembic interop tests will fail." >&2
+    return 0
+  fi
+  echo "warning: Python's Alembic is not installed; the Alembic interop tests will fail. Install it with: sudo apt-get install -y python3-alembic python3-sqlalchemy python3-psycopg2" >&2
+}
+
 ensure_postgres() {
   local variable="${1:-STATUSDATA_TEST_CONNECTION}"
   if [ -n "${!variable:-}" ]; then

@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Text.Json;
+using StatusData.Migrations.Tests.Support;
+
+namespace StatusData.Migrations.Tests.Alembic;
+
+/// <summary>
+/// Rows written by one side, read and deleted by the other: the library against the Python side's real
+/// SQLAlchemy ORM (tests/PythonApp/orm_check.py), on a database StatusData migrated.
+/// </summary>
+public sealed class OrmInteropTests
+{
+    [Fact]
+    public async Task TheOrmReadsWhatTheLibraryWroteWithItsLoadingStrategiesAndUtcAwareTimes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await MigratedAsync("ormreads", ct);
+        var library = new StatusDatabase(db.DataSource);
+        var user = await library.Users.CreateAsync("zoe", "Zoë Ünal 🌻", "zoe@example.com", "hash", cancellationToken: ct);
+        var first = await library.StatusUpdates.PostAsync(user.Id, "Grüße aus Köln — 你好 🎉", "travel", xpAward: 10, cancellationToken: ct);
+        var second = await library.StatusUpdates.PostAsync(user.Id, "second", "work", xpAward: 5, cancellationToken: ct);
+
+        var read = await PythonApp.OrmAsync(db.ConnectionString, "read-user", user.Id.ToString());
+
+        Assert.True(read.GetProperty("found").GetBoolean());
+        Assert.Equal("Zoë Ünal 🌻", read.GetProperty("display_name").GetString());
+        Assert.Equal(15, read.GetProperty("xp").GetInt32());
+        Assert.Equal(1, read.GetProperty("current_streak").GetInt32());
+        Assert.Equal(second.Author.LastPostDate!.Value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), read.GetProperty("last_post_date").GetString());
+        Assert.Equal("selectin", read.GetProperty("loading").GetProperty("User.status_updates").GetString());
+        Assert.Equal("joined", read.GetProperty("loading").GetProperty("StatusUpdate.user").GetString());
+        Assert.Equal(0, read.GetProperty("utc_offset_seconds").GetDouble());
+        Assert.Equal(user.CreatedAt, ParseUtc(read.GetProperty("created_at")));
+        var updates = read.GetProperty("status_updates").EnumerateArray().ToList();
+        Assert.Equal(
+            [(first.StatusUpdate.Id.ToString(), "Grüße aus Köln — 你好 🎉", "travel", first.StatusUpdate.CreatedAt, "zoe"), (second.StatusUpdate.Id.ToString(), "second", "work", second.StatusUpdate.CreatedAt, "zoe")],
+            updates.Select(u => (u.GetProperty("id").GetString(), u.GetProperty("message").GetString(), u.GetProperty("category").GetString(), ParseUtc(u.GetProperty("created_at")), u.GetProperty("user").GetString())));
+    }
+
+    [Fact]
+    public async Task TheLibraryReadsWhatTheOrmWroteAndContinuesItsStreak()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await MigratedAsync("libraryreads", ct);
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var written = await PythonApp.OrmAsync(db.ConnectionString, "create-user", "py_user", today.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "3");
+        var id = Guid.Parse(written.GetProperty("id").GetString()!);
+        var library = new StatusDatabase(db.DataSource);
+
+        var user = await library.Users.GetByIdAsync(id, ct);
+        var posted = await library.StatusUpdates.PostAsync(id, "from .NET", "dotnet", xpAward: 2, day: today, cancellationToken: ct);
+        var withUpdates = await library.Users.GetWithStatusUpdatesAsync(id, ct);
+
+        Assert.Equal(4, written.GetProperty("id_version").GetInt32());
+        Assert.NotNull(user);
+        Assert.Equal(("py_user", "Written by Python", 5, 3, today.AddDays(-1)), (user.Username, user.DisplayName, user.Xp, user.CurrentStreak, user.LastPostDate));
+        Assert.Equal(DateTimeKind.Utc, user.CreatedAt.Kind);
+        Assert.InRange(user.CreatedAt, DateTime.UtcNow.AddMinutes(-5), DateTime.UtcNow.AddMinutes(1));
+        Assert.Equal((4, 4, 7, today), (posted.Author.CurrentStreak, posted.Author.LongestStreak, posted.Author.Xp, posted.Author.LastPostDate));
+        Assert.Contains(withUpdates!.StatusUpdates, u => u.Id == Guid.Parse(written.GetProperty("status_update_id").GetString()!) && u.Message == "from SQLAlchemy");
+    }
+
+    [Fact]
+    public async Task AnOrmCascadeDeleteOfALibraryWrittenUserLeavesNoOrphans()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await MigratedAsync("ormdeletes", ct);
+        var library = new StatusDatabase(db.DataSource);
+        var user = await library.Users.CreateAsync("doomed", "Doomed", "doomed@example.com", "hash", cancellationToken: ct);
+        var other = await library.Users.CreateAsync("stays", "Stays", "stays@example.com", "hash", cancellationToken: ct);
+        await library.StatusUpdates.PostAsync(user.Id, "one", "a", xpAward: 1, cancellationToken: ct);
+        await library.StatusUpdates.PostAsync(user.Id, "two", "a", xpAward: 1, cancellationToken: ct);
+        await library.StatusUpdates.PostAsync(other.Id, "kept", "a", xpAward: 1, cancellationToken: ct);
+
+        await PythonApp.OrmAsync(db.ConnectionString, "delete-user", user.Id.ToString());
+
+        Assert.Null(await library.Users.GetByIdAsync(user.Id, ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates s LEFT JOIN users u ON u.id = s.user_id WHERE u.id IS NULL", ct));
+        Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates", ct));
+    }
+
+    [Fact]
+    public async Task DeleteAsyncOfAnOrmWrittenUserLeavesNoOrphans()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await MigratedAsync("librarydeletes", ct);
+        var written = await PythonApp.OrmAsync(db.ConnectionString, "create-user", "py_doomed", "2026-01-01", "1");
+        var id = Guid.Parse(written.GetProperty("id").GetString()!);
+
+        Assert.True(await new StatusDatabase(db.DataSource).Users.DeleteAsync(id, ct));
+
+        Assert.False((await PythonApp.OrmAsync(db.ConnectionString, "read-user", id.ToString())).GetProperty("found").GetBoolean());
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates", ct));
+    }
+
+    private static async Task<TestDb> MigratedAsync(string hint, CancellationToken ct)
+    {
+        var db = await TestDb.CreateEmptyAsync(hint, ct);
+        await db.Runner().UpAsync(cancellationToken: ct);
+        return db;
+    }
+
+    // Python's isoformat keeps microseconds and the +00:00 offset; PostgreSQL stores microseconds too.
+    private static DateTime ParseUtc(JsonElement value) =>
+        DateTime.Parse(value.GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+}

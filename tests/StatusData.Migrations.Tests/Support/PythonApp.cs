@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Npgsql;
+
+namespace StatusData.Migrations.Tests.Support;
+
+/// <summary>
+/// The Python side for real: tests/PythonApp (the backend's models, alembic.ini/env.py and revision
+/// a1b2c3d4e5f6) run with Debian's python3-alembic, python3-sqlalchemy and python3-psycopg2, which
+/// scripts/test.sh installs. Every call is a separate python3 process, as the Python team would run it.
+/// </summary>
+internal static class PythonApp
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>STATUSDATA_PYTHON, else Debian's /usr/bin/python3 (a pyenv python3 on PATH lacks the Debian packages).</summary>
+    public static string Python { get; } =
+        Environment.GetEnvironmentVariable("STATUSDATA_PYTHON") is { Length: > 0 } python ? python
+        : File.Exists("/usr/bin/python3") ? "/usr/bin/python3"
+        : "python3";
+
+    public static string SourceDirectory { get; } = FindSourceDirectory();
+
+    /// <summary>A private copy of the app, for commands that write into it (alembic revision --autogenerate).</summary>
+    public static string CopyTo(string directory)
+    {
+        foreach (var file in Directory.EnumerateFiles(SourceDirectory, "*", SearchOption.AllDirectories).Where(f => !f.Contains("__pycache__", StringComparison.Ordinal)))
+        {
+            var target = Path.Combine(directory, Path.GetRelativePath(SourceDirectory, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        return directory;
+    }
+
+    /// <summary>SQLAlchemy's URL for an Npgsql connection string (psycopg2 driver).</summary>
+    public static string DatabaseUrl(string connectionString)
+    {
+        var c = new NpgsqlConnectionStringBuilder(connectionString);
+        var password = string.IsNullOrEmpty(c.Password) ? string.Empty : ":" + Uri.EscapeDataString(c.Password);
+        return $"postgresql+psycopg2://{Uri.EscapeDataString(c.Username!)}{password}@{c.Host}:{c.Port}/{Uri.EscapeDataString(c.Database!)}";
+    }
+
+    public static Task<CliResult> AlembicAsync(string connectionString, params string[] arguments) =>
+        RunAsync(SourceDirectory, connectionString, null, ["-m", "alembic", .. arguments]);
+
+    public static Task<CliResult> AlembicAsync(string appDirectory, string connectionString, IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
+        RunAsync(appDirectory, connectionString, environment, ["-m", "alembic", .. arguments]);
+
+    /// <summary>Runs orm_check.py and parses the one JSON line it prints.</summary>
+    public static async Task<JsonElement> OrmAsync(string connectionString, params string[] arguments)
+    {
+        var result = await RunAsync(SourceDirectory, connectionString, null, ["orm_check.py", .. arguments]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var document = JsonDocument.Parse(result.Stdout);
+        return document.RootElement.Clone();
+    }
+
+    private static async Task<CliResult> RunAsync(string directory, string connectionString, IReadOnlyDictionary<string, string>? environment, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(Python)
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["DATABASE_URL"] = DatabaseUrl(connectionString);
+        start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
+        start.Environment.Remove("PYTHONPATH");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException($"Cannot run {Python}: {e.Message}. Install Python with Alembic: sudo apt-get install -y python3-alembic python3-sqlalchemy python3-psycopg2 (scripts/test.sh does it as root).", e);
+        }
+
+        using (process)
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var deadline = new CancellationTokenSource(Timeout);
+            try
+            {
+                await process.WaitForExitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"{Python} {string.Join(' ', start.ArgumentList)} did not exit within {Timeout.TotalSeconds:0} s.");
+            }
+
+            var result = new CliResult(process.ExitCode, await stdout, await stderr);
+            if (result.ExitCode != 0 && result.Stderr.Contains("ModuleNotFoundError", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"{Python} lacks a module the Python app needs. Install them: sudo apt-get install -y python3-alembic python3-sqlalchemy python3-psycopg2 (scripts/test.sh does it as root).{Environment.NewLine}{result}");
+            }
+
+            return result;
+        }
+    }
+
+    private static string FindSourceDirectory()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "tests", "PythonApp");
+            if (File.Exists(Path.Combine(directory.FullName, "StatusData.sln")) && Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"tests/PythonApp not found above {AppContext.BaseDirectory}.");
+    }
+}
