@@ -170,10 +170,24 @@ public sealed class CliTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var db = await TestDb.CreateEmptyAsync("clipassword", ct);
-        var connection = db.ConnectionString + $";Password={Password}"; // the throwaway server trusts local connections
 
-        var up = await CliRunner.RunAsync(["up", "--connection", connection], cancellationToken: ct);
-        var status = await CliRunner.RunAsync(["status", "--connection", connection], cancellationToken: ct);
+        // A role that logs in with the password (a server that trusts local connections ignores it; one in a
+        // container checks it), owning the database so that it may migrate it.
+        var role = "sd_cli_password_" + Guid.NewGuid().ToString("N")[..8];
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString).Database;
+        await db.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD '{Password}'; ALTER DATABASE \"{database}\" OWNER TO {role}", ct);
+        var connection = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Username = role, Password = Password }.ConnectionString;
+
+        CliResult up, status;
+        try
+        {
+            up = await CliRunner.RunAsync(["up", "--connection", connection], cancellationToken: ct);
+            status = await CliRunner.RunAsync(["status", "--connection", connection], cancellationToken: ct);
+        }
+        finally
+        {
+            await db.ExecuteAsync($"REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}; DROP ROLE {role}", ct);
+        }
 
         foreach (var result in new[] { up, status })
         {

@@ -7,8 +7,16 @@ public static class PostgresServers
     public const string ConnectionVariable = "STATUSDATA_TEST_CONNECTION";
 
     /// <summary>
-    /// Uses <c>STATUSDATA_TEST_CONNECTION</c> when it is set; otherwise starts a throwaway server from the
-    /// local PostgreSQL binaries. With neither, fails with one message that says how to get either.
+    /// How to get a server when no connection is given: <c>container</c> (Testcontainers.PostgreSql, the
+    /// default) or <c>local</c> (a throwaway server from the local binaries). scripts/test.sh sets it.
+    /// </summary>
+    public const string ModeVariable = "STATUSDATA_TEST_SERVER";
+
+    /// <summary>
+    /// Uses <c>STATUSDATA_TEST_CONNECTION</c> when it is set. Otherwise starts PostgreSQL in a container
+    /// (<see cref="ContainerPostgresServer"/>, image <c>STATUSDATA_TEST_IMAGE</c> or postgres:15), or, with
+    /// <c>STATUSDATA_TEST_SERVER=local</c>, a throwaway server from the local binaries. Outside CI, when
+    /// no container engine answers and the mode was not chosen, it falls back to the local binaries.
     /// </summary>
     /// <param name="connectionVariable">The environment variable to read (benchmarks use their own).</param>
     /// <param name="cancellationToken">Cancels the start.</param>
@@ -21,13 +29,31 @@ public static class PostgresServers
             return new ExistingPostgresServer(connectionString);
         }
 
+        var mode = Environment.GetEnvironmentVariable(ModeVariable);
+        if (mode is not ("local" or "container" or null or ""))
+        {
+            throw new InvalidOperationException($"{ModeVariable} is '{mode}'; it takes 'container' or 'local'.");
+        }
+
+        if (mode != "local")
+        {
+            try
+            {
+                return await ContainerPostgresServer.StartAsync(ContainerPostgresServer.ConfiguredImage, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DotNet.Testcontainers.Builders.DockerUnavailableException) when (mode is null or "" && Environment.GetEnvironmentVariable("CI") != "true")
+            {
+                // A developer's plain `dotnet test` without Docker: the local binaries, as scripts/test.sh would choose.
+            }
+        }
+
         var binaries = PostgresBinaries.Find();
         if (binaries is null)
         {
             throw new InvalidOperationException(
-                $"No PostgreSQL server for the tests. Either set {connectionVariable} to a server where you may create databases "
+                $"No PostgreSQL server for the tests. Either run them with Docker (scripts/test.sh starts an engine as root), set {connectionVariable} to a server where you may create databases "
                 + "(e.g. \"Host=localhost;Username=postgres;Password=secret\"), or install the PostgreSQL server binaries so a throwaway "
-                + "server can be started: 'sudo apt-get install -y postgresql' on Debian/Ubuntu (scripts/test.sh does this for you), "
+                + "server can be started: 'sudo apt-get install -y postgresql' on Debian/Ubuntu, "
                 + "or set STATUSDATA_PG_BIN to the folder that holds initdb and pg_ctl.");
         }
 

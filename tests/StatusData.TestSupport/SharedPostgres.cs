@@ -23,6 +23,7 @@ public static class SharedPostgres
                 try
                 {
                     _databases = await TestDatabases.CreateAsync(server).ConfigureAwait(false);
+                    await RecordAsync(server).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -36,6 +37,19 @@ public static class SharedPostgres
         finally
         {
             Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Appends "&lt;test assembly&gt;: &lt;server&gt;" to the file <c>STATUSDATA_TEST_SERVER_LOG</c> names, if set:
+    /// scripts/test.sh prints it, one line per suite.
+    /// </summary>
+    private static async Task RecordAsync(IPostgresServer server)
+    {
+        if (Environment.GetEnvironmentVariable("STATUSDATA_TEST_SERVER_LOG") is { Length: > 0 } log)
+        {
+            var suite = System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? "tests";
+            await File.AppendAllTextAsync(log, $"{suite}: {server.Description}{Environment.NewLine}").ConfigureAwait(false);
         }
     }
 

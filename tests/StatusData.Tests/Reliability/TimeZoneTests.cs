@@ -68,6 +68,7 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
 
             // The child uses this run's server (its own databases on it) instead of starting another.
             start.Environment[PostgresServers.ConnectionVariable] = (await SharedPostgres.GetAsync()).Server.AdminConnectionString;
+            start.Environment.Remove("STATUSDATA_TEST_SERVER_LOG"); // the child is not a suite of its own
             using var child = System.Diagnostics.Process.Start(start)!;
             var stdout = child.StandardOutput.ReadToEndAsync(ct);
             var stderr = child.StandardError.ReadToEndAsync(ct);

@@ -1,0 +1,140 @@
+# Sourced by scripts/test.sh: a container engine for Testcontainers, and the PostgreSQL images the
+# tests run on. Nothing here writes a host name: the Debian mirror comes from this machine's own apt
+# configuration.
+#
+#   ensure_engine            an engine that answers: DOCKER_HOST's or the default one, else (as root)
+#                            Debian's docker.io, installed if needed and started here with its data in
+#                            a temp folder, no NAT and no iptables rules (containers get no route out)
+#   ensure_postgres_image N  prints the image for PostgreSQL N: postgres:N if the engine has or can
+#                            pull it (not under CI), else a local build from Debian's packages
+#   stop_engine              removes the tests' containers and networks, and stops an engine started here
+
+STATUSDATA_ENGINE_DIR=""
+STATUSDATA_ENGINE_DESCRIPTION=""
+STATUSDATA_DOCKER0_EXISTED=""
+
+engine_version() { docker version --format '{{.Server.Version}}' 2>/dev/null; }
+
+ensure_engine() {
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    STATUSDATA_ENGINE_DESCRIPTION="docker $(engine_version) at ${DOCKER_HOST:-the default socket} (already running)"
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    return 1
+  fi
+  if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
+    echo "No container engine: installing Debian's docker.io with apt-get..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends docker.io >/dev/null || return 1
+  fi
+  ip link show docker0 >/dev/null 2>&1 && STATUSDATA_DOCKER0_EXISTED=1
+  STATUSDATA_ENGINE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/statusdata-docker-XXXXXX")"
+  # --iptables=false --ip-masq=false --ip-forward=false: no NAT, no forwarding, no iptables rules, so a
+  # container can reach nothing beyond the host; its ports are published on 127.0.0.1 by docker-proxy.
+  dockerd --data-root "$STATUSDATA_ENGINE_DIR/data" --exec-root "$STATUSDATA_ENGINE_DIR/exec" \
+    --pidfile "$STATUSDATA_ENGINE_DIR/dockerd.pid" -H "unix://$STATUSDATA_ENGINE_DIR/docker.sock" \
+    --iptables=false --ip-masq=false --ip-forward=false --ip=127.0.0.1 \
+    >"$STATUSDATA_ENGINE_DIR/dockerd.log" 2>&1 &
+  export DOCKER_HOST="unix://$STATUSDATA_ENGINE_DIR/docker.sock"
+  local waited=0
+  until docker info >/dev/null 2>&1; do
+    if [ "$waited" -ge 60 ]; then
+      echo "error: dockerd did not start within 30 s; its log:" >&2
+      tail -n 20 "$STATUSDATA_ENGINE_DIR/dockerd.log" >&2
+      return 1
+    fi
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+  STATUSDATA_ENGINE_DESCRIPTION="docker $(engine_version) (Debian's docker.io, started by this script, data in $STATUSDATA_ENGINE_DIR)"
+}
+
+stop_engine() {
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    # Testcontainers labels what it creates; Ryuk (its reaper) cannot be pulled here, so clean up by label.
+    local ids
+    ids="$(docker ps -aq --filter label=org.testcontainers=true)"
+    [ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+    ids="$(docker network ls -q --filter label=org.testcontainers=true)"
+    [ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
+  fi
+  [ -n "$STATUSDATA_ENGINE_DIR" ] || return 0
+  local pid
+  pid="$(cat "$STATUSDATA_ENGINE_DIR/dockerd.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 1 60); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null
+  fi
+  # dockerd leaves its bridge, and may leave mounts under its data root.
+  [ -n "$STATUSDATA_DOCKER0_EXISTED" ] || ip link delete docker0 2>/dev/null
+  grep -F "$STATUSDATA_ENGINE_DIR" /proc/mounts | awk '{print $2}' | sort -r | xargs -r umount -l 2>/dev/null
+  rm -rf "$STATUSDATA_ENGINE_DIR"
+  STATUSDATA_ENGINE_DIR=""
+}
+
+# The Debian mirror this machine's apt uses (deb822 .sources files or sources.list), security repos aside.
+debian_mirror() {
+  { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'; awk '/^deb /{print $2}' /etc/apt/sources.list 2>/dev/null; } \
+    | grep -v security | head -n 1
+}
+
+# $1: PostgreSQL major version, $2: Debian suite that packages it, $3: the tag to build.
+build_postgres_image() {
+  local major="$1" suite="$2" tag="$3" mirror root
+  mirror="$(debian_mirror)"
+  [ -n "$mirror" ] || { echo "error: no Debian mirror in this machine's apt configuration" >&2; return 1; }
+  command -v debootstrap >/dev/null || apt-get install -y -qq --no-install-recommends debootstrap >/dev/null || return 1
+  root="$(mktemp -d "${TMPDIR:-/tmp}/statusdata-rootfs-XXXXXX")"
+  echo "Building $tag: debootstrap $suite from the machine's apt mirror, then postgresql-$major..." >&2
+  if ! debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1; then
+    echo "error: debootstrap $suite failed; last lines of its log:" >&2
+    tail -n 20 "$root.log" >&2
+    rm -rf "$root" "$root.log"
+    return 1
+  fi
+  # No service may start inside the chroot while the package installs.
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 755 "$root/usr/sbin/policy-rc.d"
+  mount -t proc proc "$root/proc"
+  local status=0
+  chroot "$root" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-$major >/dev/null \
+    && (pg_dropcluster $major main 2>/dev/null || true) && apt-get clean && rm -rf /var/lib/apt/lists/*" >>"$root.log" 2>&1 || status=$?
+  umount "$root/proc"
+  rm -f "$root/usr/sbin/policy-rc.d"
+  if [ "$status" -ne 0 ]; then
+    echo "error: installing postgresql-$major in the $suite root failed; last lines of its log:" >&2
+    tail -n 20 "$root.log" >&2
+    rm -rf "$root" "$root.log"
+    return 1
+  fi
+  tar -C "$root" -c . | docker import - "$tag-rootfs" >/dev/null
+  rm -rf "$root" "$root.log"
+  docker build -q -t "$tag" --build-arg "BASE=$tag-rootfs" --build-arg "PG_MAJOR=$major" tests/containers/postgres >/dev/null || return 1
+  docker rmi "$tag-rootfs" >/dev/null 2>&1 || true
+}
+
+ensure_postgres_image() {
+  local major="$1" suite
+  case "$major" in
+    15) suite=bookworm ;;
+    17) suite=trixie ;;
+    *) echo "error: no Debian suite known for PostgreSQL $major" >&2; return 1 ;;
+  esac
+  local official="postgres:$major" tag="statusdata/postgres:$major-debian"
+  if docker image inspect "$official" >/dev/null 2>&1; then echo "$official"; return 0; fi
+  # On a connected machine a developer gets the official image; CI never reaches out to a registry.
+  if [ "${CI:-}" != true ] && timeout 60 docker pull -q "$official" >/dev/null 2>&1; then echo "$official"; return 0; fi
+  if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; return 0; fi
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/statusdata/images/postgres-$major-debian.tar"
+  if [ -f "$cache" ] && docker load -q -i "$cache" >/dev/null 2>&1 && docker image inspect "$tag" >/dev/null 2>&1; then
+    echo "$tag"
+    return 0
+  fi
+  build_postgres_image "$major" "$suite" "$tag" || return 1
+  mkdir -p "$(dirname "$cache")"
+  docker save -o "$cache" "$tag" 2>/dev/null || rm -f "$cache"
+  echo "$tag"
+}
