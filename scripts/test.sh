@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Runs every test against a real PostgreSQL and ends with one line: "tests: N passed, N failed".
-#   scripts/test.sh                      # throwaway local server (installs PostgreSQL with apt if needed, as root)
+#   scripts/test.sh                      # PostgreSQL 15 and 17 in containers (Testcontainers.PostgreSql)
+#   STATUSDATA_TEST_IMAGE=postgres:16 scripts/test.sh        # one pass, on that image
+#   STATUSDATA_TEST_SERVER=local scripts/test.sh             # a throwaway server from the local binaries
 #   STATUSDATA_TEST_CONNECTION="Host=...;Username=...;Password=..." scripts/test.sh
 # Extra arguments go to `dotnet test`, e.g. scripts/test.sh --filter "FullyQualifiedName~Streak".
+#
+# The container engine: one that answers (DOCKER_HOST, or the default socket) is used as it is; otherwise,
+# as root, Debian's docker.io is installed if needed and started here, and stopped at the end with
+# everything it made. Where no engine can be had, the local binaries are used, except under CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
+source scripts/lib/containers.sh
+
+# The local binaries serve the tests that run servers of their own (read replica, restart) and the fallback.
 ensure_postgres STATUSDATA_TEST_CONNECTION
 ensure_pgbouncer
 ensure_python_alembic
@@ -13,17 +22,59 @@ ensure_python_alembic
 results="artifacts/test-results"
 rm -rf "$results"
 mkdir -p "$results"
+export STATUSDATA_TEST_SERVER_LOG="$PWD/$results/servers.txt"
+
+# Each pass: "<name> <image>" ("-" for no image).
+passes=()
+if [ -n "${STATUSDATA_TEST_CONNECTION:-}" ]; then
+  passes=("server-from-environment -")
+elif [ "${STATUSDATA_TEST_SERVER:-}" = local ]; then
+  echo "STATUSDATA_TEST_SERVER=local: a throwaway server from the local PostgreSQL binaries."
+  passes=("local -")
+elif ensure_engine; then
+  trap stop_engine EXIT
+  # Testcontainers asks for a newer Docker API than Debian 12's engine (1.41) speaks; Ryuk, its reaper,
+  # cannot be pulled where no registry is reachable (stop_engine removes its containers by label); and it
+  # must reach the published ports on 127.0.0.1, not on the bridge's gateway.
+  export DOCKER_API_VERSION="${DOCKER_API_VERSION:-$(docker version --format '{{.Server.APIVersion}}')}"
+  export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 STATUSDATA_TEST_SERVER=container
+  if [ -n "${STATUSDATA_TEST_IMAGE:-}" ]; then
+    passes=("image $STATUSDATA_TEST_IMAGE")
+  else
+    for major in ${STATUSDATA_TEST_PG_VERSIONS:-15 17}; do
+      image="$(ensure_postgres_image "$major")" || { echo "error: no image for PostgreSQL $major" >&2; echo "tests: 0 passed, 0 failed"; exit 1; }
+      passes+=("pg$major $image")
+    done
+  fi
+  echo "engine: $STATUSDATA_ENGINE_DESCRIPTION"
+elif [ "${CI:-}" = true ]; then
+  echo "error: CI=true and no container engine could be had (a running Docker, or root with apt to install docker.io)." >&2
+  echo "tests: 0 passed, 0 failed"
+  exit 1
+else
+  echo "No container engine (needs a running Docker, or root with apt): using a throwaway server from the local PostgreSQL binaries instead."
+  export STATUSDATA_TEST_SERVER=local
+  passes=("local -")
+fi
 
 # Throwaway servers of earlier runs that are still here: ours must not be among them afterwards.
 before=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'statusdata-pg-*' 2>/dev/null | sort)
 
 status=0
-dotnet test StatusData.sln --logger "trx" --results-directory "$results" "$@" || status=$?
+build=()
+for pass in "${passes[@]}"; do
+  name="${pass%% *}"
+  image="${pass#* }"
+  if [ "$image" != - ]; then export STATUSDATA_TEST_IMAGE="$image"; fi
+  echo "== pass $name${image:+ ($image)}"
+  dotnet test StatusData.sln "${build[@]}" --logger "trx" --results-directory "$results/$name" "$@" || status=$?
+  build=(--no-build)
+done
 
 passed=0
 failed=0
-shopt -s nullglob
-trx_files=("$results"/*.trx)
+shopt -s nullglob globstar
+trx_files=("$results"/**/*.trx)
 for trx in "${trx_files[@]}"; do
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
@@ -53,6 +104,12 @@ if [ -n "$leftover" ]; then
   status=1
 fi
 
+stop_engine
+trap - EXIT
+# One line per suite and pass: the engine, the image and the PostgreSQL version it ran on.
+if [ -f "$STATUSDATA_TEST_SERVER_LOG" ]; then
+  sed "s|^|server: |${STATUSDATA_ENGINE_DESCRIPTION:+; s|\$| (engine: $STATUSDATA_ENGINE_DESCRIPTION)|}" "$STATUSDATA_TEST_SERVER_LOG"
+fi
 if [ "$failed" -gt 0 ]; then status=1; fi
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -55,22 +55,23 @@ stop_engine() {
   if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     # Testcontainers labels what it creates; Ryuk (its reaper) cannot be pulled here, so clean up by label.
     local ids
-    ids="$(docker ps -aq --filter label=org.testcontainers=true)"
-    [ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
-    ids="$(docker network ls -q --filter label=org.testcontainers=true)"
-    [ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
+    ids="$(docker ps -aq --filter label=org.testcontainers=true || true)"
+    if [ -n "$ids" ]; then docker rm -f -v $ids >/dev/null 2>&1 || true; fi
+    ids="$(docker network ls -q --filter label=org.testcontainers=true || true)"
+    if [ -n "$ids" ]; then docker network rm $ids >/dev/null 2>&1 || true; fi
   fi
   [ -n "$STATUSDATA_ENGINE_DIR" ] || return 0
   local pid
   pid="$(cat "$STATUSDATA_ENGINE_DIR/dockerd.pid" 2>/dev/null || true)"
   if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null || true
   fi
-  # dockerd leaves its bridge, and may leave mounts under its data root.
-  [ -n "$STATUSDATA_DOCKER0_EXISTED" ] || ip link delete docker0 2>/dev/null
-  grep -F "$STATUSDATA_ENGINE_DIR" /proc/mounts | awk '{print $2}' | sort -r | xargs -r umount -l 2>/dev/null
+  # dockerd leaves its bridge, and may leave mounts under its data root. (Every step may find nothing to do:
+  # this runs under set -e -o pipefail, and from the EXIT trap.)
+  if [ -z "$STATUSDATA_DOCKER0_EXISTED" ]; then ip link delete docker0 2>/dev/null || true; fi
+  { grep -F "$STATUSDATA_ENGINE_DIR" /proc/mounts || true; } | awk '{print $2}' | sort -r | xargs -r umount -l 2>/dev/null || true
   rm -rf "$STATUSDATA_ENGINE_DIR"
   STATUSDATA_ENGINE_DIR=""
 }
