@@ -13,7 +13,7 @@ IPostgresServer? throwaway = null;
 if (string.IsNullOrWhiteSpace(connectionString))
 {
     Console.WriteLine("No STATUSDATA_CONNECTION: starting a throwaway PostgreSQL...");
-    throwaway = await PostgresServers.StartAsync("STATUSDATA_CONNECTION");
+    throwaway = await PostgresServers.StartLocalAsync("STATUSDATA_CONNECTION");
     connectionString = throwaway.AdminConnectionString;
     Console.WriteLine($"  {throwaway.Description}");
 }

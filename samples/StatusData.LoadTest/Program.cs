@@ -13,7 +13,7 @@ var phase = TimeSpan.FromSeconds(seconds);
 const int Workers = 8;
 const int ImportRows = 100_000;
 
-await using var server = await PostgresServers.StartAsync("STATUSDATA_LOADTEST_CONNECTION");
+await using var server = await PostgresServers.StartLocalAsync("STATUSDATA_LOADTEST_CONNECTION");
 await using var databases = await TestDatabases.CreateAsync(server);
 var connectionString = await databases.CreateMigratedAsync("load");
 await using var dataSource = NpgsqlDataSource.Create(connectionString);

@@ -104,7 +104,7 @@ public sealed partial class StatusDataMigrator
         if (pending.Count > 0 && !state.VersionTableExists)
         {
             await session.RefuseUnmanagedSchemaAsync(cancellationToken).ConfigureAwait(false);
-            await session.ExecuteAsync(VersionInfoTable.CreateSql, cancellationToken).ConfigureAwait(false);
+            await session.ExecuteAsync(VersionInfoTable.CreateSql, inLock: false, cancellationToken).ConfigureAwait(false);
         }
 
         var newest = state.Applied.Count == 0 ? 0 : state.Applied.Keys.Max();
@@ -213,7 +213,7 @@ public sealed partial class StatusDataMigrator
                 + Environment.NewLine + string.Join(Environment.NewLine, differences.Select(d => "  " + d)));
         }
 
-        await session.ExecuteInLockAsync(VersionInfoTable.CreateSql, cancellationToken).ConfigureAwait(false);
+        await session.ExecuteAsync(VersionInfoTable.CreateSql, inLock: true, cancellationToken).ConfigureAwait(false);
         foreach (var migration in toRecord)
         {
             await VersionInfoTable.InsertAsync(session.Connection, migration.Version, migration.Description, migration.Checksum, cancellationToken).ConfigureAwait(false);
@@ -661,17 +661,13 @@ public sealed partial class StatusDataMigrator
             return state.Applied.Count == 0 ? 0 : state.Applied.Keys.Max();
         }
 
-        /// <summary>Runs a statement of ours in its own committed transaction (not the lock's).</summary>
-        public async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
+        /// <summary>
+        /// Runs a statement of ours: in the lock's transaction if <paramref name="inLock"/> (it takes effect at
+        /// <see cref="CommitAsync"/>), else in one of its own, committed at once.
+        /// </summary>
+        public async Task ExecuteAsync(string sql, bool inLock, CancellationToken cancellationToken)
         {
-            using var command = _dataSource.CreateCommand(sql);
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        /// <summary>Runs a statement in the lock's transaction; it takes effect at <see cref="CommitAsync"/>.</summary>
-        public async Task ExecuteInLockAsync(string sql, CancellationToken cancellationToken)
-        {
-            using var command = new NpgsqlCommand(sql, _connection, _transaction);
+            using var command = inLock ? new NpgsqlCommand(sql, _connection, _transaction) : _dataSource.CreateCommand(sql);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 

@@ -78,7 +78,7 @@ internal static class Program
         var loadBefore = RunInfo.LoadAverage();
         var importRows = quick ? BenchmarkSettings.QuickImportRows : BenchmarkSettings.FullImportRows;
 
-        await using var server = await PostgresServers.StartAsync(BenchmarkSettings.ServerVariable);
+        await using var server = await PostgresServers.StartLocalAsync(BenchmarkSettings.ServerVariable);
         Console.WriteLine($"server: {server.Description}");
         await using var databases = await TestDatabases.CreateAsync(server);
         var connectionString = await databases.CreateMigratedAsync("bench");

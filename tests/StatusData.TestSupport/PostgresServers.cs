@@ -47,11 +47,30 @@ public static class PostgresServers
             }
         }
 
+        return await StartLocalAsync(connectionVariable, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Uses the server <paramref name="connectionVariable"/> names, else a throwaway server from the local
+    /// binaries, never a container: for the demo, the load test and the benchmarks, whose numbers are
+    /// measured without a container engine's port proxy in between.
+    /// </summary>
+    /// <param name="connectionVariable">The environment variable to read.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The server; dispose it to stop it (a server named by the environment is left running).</returns>
+    public static async Task<IPostgresServer> StartLocalAsync(string connectionVariable, CancellationToken cancellationToken = default)
+    {
+        var connectionString = Environment.GetEnvironmentVariable(connectionVariable);
+        if (!string.IsNullOrWhiteSpace(connectionString))
+        {
+            return new ExistingPostgresServer(connectionString);
+        }
+
         var binaries = PostgresBinaries.Find();
         if (binaries is null)
         {
             throw new InvalidOperationException(
-                $"No PostgreSQL server for the tests. Either run them with Docker (scripts/test.sh starts an engine as root), set {connectionVariable} to a server where you may create databases "
+                $"No PostgreSQL server. Either run the tests with Docker (scripts/test.sh starts an engine as root), set {connectionVariable} to a server where you may create databases "
                 + "(e.g. \"Host=localhost;Username=postgres;Password=secret\"), or install the PostgreSQL server binaries so a throwaway "
                 + "server can be started: 'sudo apt-get install -y postgresql' on Debian/Ubuntu, "
                 + "or set STATUSDATA_PG_BIN to the folder that holds initdb and pg_ctl.");

@@ -1,5 +1,5 @@
 using FluentMigrator;
-using FluentMigrator.Model;
+using FluentMigrator.Expressions;
 using FluentMigrator.Runner;
 using FluentMigrator.Runner.Conventions;
 using FluentMigrator.Runner.Generators;
@@ -7,6 +7,7 @@ using FluentMigrator.Runner.Generators.Postgres;
 using FluentMigrator.Runner.Initialization;
 using FluentMigrator.Runner.Processors;
 using FluentMigrator.Runner.Processors.Postgres;
+using FluentMigrator.Runner.Versioning;
 using FluentMigrator.Runner.VersionTableInfo;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -49,10 +50,10 @@ internal static class FluentMigratorServices
 
         // Registered after AddFluentMigratorCore, so these replace its defaults (the last registration wins).
         services.AddScoped<IFilteringMigrationSource>(_ => new InstanceMigrationSource(migrations));
-        services.AddSingleton(new VersionRows(known));
-        services.AddScoped<IVersionLoader>(sp => connectionString is null
-            ? ActivatorUtilities.CreateInstance<ScriptVersionLoader>(sp)
-            : ActivatorUtilities.CreateInstance<ChecksumVersionLoader>(sp));
+        services.AddScoped<IVersionLoader>(sp => new StatusDataVersionLoader(
+            connectionString is null ? ActivatorUtilities.CreateInstance<ConnectionlessVersionLoader>(sp) : ActivatorUtilities.CreateInstance<VersionLoader>(sp),
+            sp.GetRequiredService<IProcessorAccessor>().Processor,
+            known));
         if (connectionString is not null)
         {
             // Only with a connection: without one, FluentMigrator would take the processor id for a connection string.
@@ -101,84 +102,52 @@ internal static class FluentMigratorServices
         public IEnumerable<IMigration> GetMigrations(Func<Type, bool> predicate) => migrations.Where(m => predicate(m.GetType()));
     }
 
-    /// <summary>What StatusData adds to the version rows FluentMigrator writes and deletes.</summary>
-    private sealed record VersionRows(IReadOnlyDictionary<long, KnownMigration> Known)
+    /// <summary>
+    /// FluentMigrator's version loader (connected or connectionless), with StatusData's version row: the
+    /// checksum beside FluentMigrator's three columns, applied_on as <c>now()</c> (FluentMigrator's
+    /// <c>(now() at time zone 'UTC')</c> is a timestamp without time zone that a timestamptz column would
+    /// read in the session's time zone), and alembic_version kept in step. Both writes run through the
+    /// processor inside the migration's transaction, right before it commits.
+    /// </summary>
+    private sealed class StatusDataVersionLoader(IVersionLoader inner, IMigrationProcessor processor, IReadOnlyDictionary<long, KnownMigration> known) : IVersionLoader
     {
-        /// <summary>
-        /// FluentMigrator's version row plus our checksum, with applied_on as <c>now()</c>: its default,
-        /// <c>(now() at time zone 'UTC')</c>, is a timestamp without time zone that a timestamptz column
-        /// would read in the session's time zone.
-        /// </summary>
-        public InsertionDataDefinition Complete(InsertionDataDefinition row, long version)
+        public bool AlreadyCreatedVersionSchema => inner.AlreadyCreatedVersionSchema;
+
+        public bool AlreadyCreatedVersionTable => inner.AlreadyCreatedVersionTable;
+
+        public IMigrationRunner Runner { get => inner.Runner; set => inner.Runner = value; }
+
+        public IVersionInfo VersionInfo { get => inner.VersionInfo; set => inner.VersionInfo = value; }
+
+        public IVersionTableMetaData VersionTableMetaData => inner.VersionTableMetaData;
+
+        public IVersionTableMetaData GetVersionTableMetaData() => inner.GetVersionTableMetaData();
+
+        public void LoadVersionInfo() => inner.LoadVersionInfo();
+
+        public void RemoveVersionTable() => inner.RemoveVersionTable();
+
+        public void UpdateVersionInfo(long version) => UpdateVersionInfo(version, known[version].Description);
+
+        public void UpdateVersionInfo(long version, string description)
         {
-            var completed = new InsertionDataDefinition();
-            completed.AddRange(row.Select(column => column.Key == "applied_on" ? new KeyValuePair<string, object>(column.Key, RawSql.Insert("now()")) : column));
-            completed.Add(new KeyValuePair<string, object>("checksum", Known[version].Checksum));
-            return completed;
+            var insert = new InsertDataExpression { TableName = VersionInfoTable.Name };
+            insert.Rows.Add(
+            [
+                new("version", version),
+                new("applied_on", RawSql.Insert("now()")),
+                new("description", description),
+                new("checksum", known[version].Checksum),
+            ]);
+            processor.Process(insert);
+            AlembicVersionTable.Applied(processor, known[version]);
         }
 
-        public void Recorded(IMigrationProcessor processor, long version) => AlembicVersionTable.Applied(processor, Known[version]);
-
-        public void Deleted(IMigrationProcessor processor, long version) => AlembicVersionTable.Reverted(processor, Known[version]);
-    }
-
-    // Both loaders re-implement IVersionLoader's two writes (FluentMigrator's are not virtual) to keep
-    // alembic_version in step, in the migration's transaction: the row is written right before it commits.
-
-    private sealed class ChecksumVersionLoader(
-        IProcessorAccessor processorAccessor,
-        IGeneratorAccessor generatorAccessor,
-        IConventionSet conventionSet,
-        IMigrationRunnerConventions conventions,
-        IVersionTableMetaData versionTableMetaData,
-        IMigrationRunner runner,
-        VersionRows rows)
-        : VersionLoader(processorAccessor, generatorAccessor, conventionSet, conventions, versionTableMetaData, runner), IVersionLoader
-    {
-        private readonly IMigrationProcessor _processor = processorAccessor.Processor;
-
-        void IVersionLoader.UpdateVersionInfo(long version, string description)
+        public void DeleteVersion(long version)
         {
-            UpdateVersionInfo(version, description);
-            rows.Recorded(_processor, version);
+            inner.DeleteVersion(version);
+            AlembicVersionTable.Reverted(processor, known[version]);
         }
-
-        void IVersionLoader.DeleteVersion(long version)
-        {
-            DeleteVersion(version);
-            rows.Deleted(_processor, version);
-        }
-
-        protected override InsertionDataDefinition CreateVersionInfoInsertionData(long version, string description) =>
-            rows.Complete(base.CreateVersionInfoInsertionData(version, description), version);
-    }
-
-    private sealed class ScriptVersionLoader(
-        IGeneratorAccessor generatorAccessor,
-        IProcessorAccessor processorAccessor,
-        IMigrationRunnerConventions conventions,
-        IOptions<RunnerOptions> runnerOptions,
-        IMigrationInformationLoader migrationInformationLoader,
-        IVersionTableMetaData versionTableMetaData,
-        VersionRows rows)
-        : ConnectionlessVersionLoader(generatorAccessor, processorAccessor, conventions, runnerOptions, migrationInformationLoader, versionTableMetaData), IVersionLoader
-    {
-        private readonly IMigrationProcessor _processor = processorAccessor.Processor;
-
-        void IVersionLoader.UpdateVersionInfo(long version, string description)
-        {
-            UpdateVersionInfo(version, description);
-            rows.Recorded(_processor, version);
-        }
-
-        void IVersionLoader.DeleteVersion(long version)
-        {
-            DeleteVersion(version);
-            rows.Deleted(_processor, version);
-        }
-
-        protected override InsertionDataDefinition CreateVersionInfoInsertionData(long version, string description) =>
-            rows.Complete(base.CreateVersionInfoInsertionData(version, description), version);
     }
 
     private sealed record LockTimeoutSetting(string Value);
