@@ -1,5 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -18,6 +20,7 @@ public static class StatusDataServiceCollectionExtensions
     /// <param name="configure">Adjusts <see cref="StatusDataOptions"/>; the result is validated when the host starts.</param>
     /// <returns>The services, for chaining.</returns>
     /// <exception cref="ArgumentException">The connection string is empty or malformed.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the type of their first parameter (connection string, data source, health checks builder), so a call never binds ambiguously.")]
     public static IServiceCollection AddStatusData(this IServiceCollection services, string connectionString, Action<StatusDataOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -45,11 +48,39 @@ public static class StatusDataServiceCollectionExtensions
     /// <param name="dataSource">The data source.</param>
     /// <param name="configure">Adjusts <see cref="StatusDataOptions"/>; the result is validated when the host starts.</param>
     /// <returns>The services, for chaining.</returns>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the type of their first parameter (connection string, data source, health checks builder), so a call never binds ambiguously.")]
     public static IServiceCollection AddStatusData(this IServiceCollection services, NpgsqlDataSource dataSource, Action<StatusDataOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(dataSource);
         return AddCore(services, _ => dataSource, configure);
+    }
+
+    /// <summary>
+    /// Adds <see cref="StatusDataHealthCheck"/>: the database answers within <paramref name="timeout"/> and its
+    /// schema is at or past <see cref="StatusDataHealthCheck.RequiredSchemaVersion"/>. Uses the data source
+    /// registered by <c>AddStatusData</c>.
+    /// </summary>
+    /// <param name="builder">The health checks builder (<c>services.AddHealthChecks()</c>).</param>
+    /// <param name="name">The check's name.</param>
+    /// <param name="failureStatus">What a failure reports; default <see cref="HealthStatus.Unhealthy"/> (e.g. <see cref="HealthStatus.Degraded"/> for a liveness probe).</param>
+    /// <param name="timeout">How long the check may take; default 5 seconds.</param>
+    /// <param name="tags">Tags for filtering, e.g. "ready".</param>
+    /// <returns>The builder, for chaining.</returns>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the type of their first parameter (connection string, data source, health checks builder), so a call never binds ambiguously.")]
+    public static IHealthChecksBuilder AddStatusData(this IHealthChecksBuilder builder, string name = "statusdata", HealthStatus failureStatus = HealthStatus.Unhealthy, TimeSpan? timeout = null, IEnumerable<string>? tags = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var limit = timeout ?? TimeSpan.FromSeconds(5);
+        return builder.Add(new HealthCheckRegistration(
+            name,
+            sp => new StatusDataHealthCheck(
+                (sp.GetRequiredService<IStatusDatabase>() as StatusDatabase
+                    ?? throw new InvalidOperationException("AddHealthChecks().AddStatusData() checks the database that services.AddStatusData(...) registers; the registered IStatusDatabase is not StatusData's own.")).DataSource,
+                limit),
+            failureStatus,
+            tags,
+            limit));
     }
 
     private static IServiceCollection AddCore(IServiceCollection services, Func<IServiceProvider, NpgsqlDataSource> dataSource, Action<StatusDataOptions>? configure)

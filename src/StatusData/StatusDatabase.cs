@@ -55,6 +55,9 @@ public sealed class StatusDatabase : IStatusDatabase
     /// <inheritdoc />
     public IUserRepository Users { get; }
 
+    /// <summary>The data source writes and transactions use (the primary), for the health check.</summary>
+    internal NpgsqlDataSource DataSource => _dataSource;
+
     /// <inheritdoc />
     public IStatusUpdateRepository StatusUpdates { get; }
 
