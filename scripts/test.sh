@@ -15,9 +15,14 @@ source scripts/lib/postgres.sh
 source scripts/lib/containers.sh
 
 # The local binaries serve the tests that run servers of their own (read replica, restart) and the fallback.
-ensure_postgres STATUSDATA_TEST_CONNECTION
+ensure_postgres STATUSDATA_TEST_CONNECTION || { echo "tests: 0 passed, 0 failed"; exit 1; }
 ensure_pgbouncer
 ensure_python_alembic
+
+# This run's containers carry this label; the clean-up removes those and nothing else.
+export STATUSDATA_TEST_RUN="$$-$RANDOM"
+# Stops what ensure_engine starts, also when anything below fails (it does nothing when nothing was started).
+trap 'stop_engine || true' EXIT
 
 results="artifacts/test-results"
 rm -rf "$results"
@@ -32,7 +37,6 @@ elif [ "${STATUSDATA_TEST_SERVER:-}" = local ]; then
   echo "STATUSDATA_TEST_SERVER=local: a throwaway server from the local PostgreSQL binaries."
   passes=("local -")
 elif ensure_engine; then
-  trap stop_engine EXIT
   # Testcontainers asks for a newer Docker API than Debian 12's engine (1.41) speaks; Ryuk, its reaper,
   # cannot be pulled where no registry is reachable (stop_engine removes its containers by label); and it
   # must reach the published ports on 127.0.0.1, not on the bridge's gateway.
@@ -76,7 +80,7 @@ failed=0
 shopt -s nullglob globstar
 trx_files=("$results"/**/*.trx)
 for trx in "${trx_files[@]}"; do
-  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1 || true)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
   f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
   passed=$((passed + ${p:-0}))
@@ -104,11 +108,13 @@ if [ -n "$leftover" ]; then
   status=1
 fi
 
-stop_engine
+stop_engine || echo "warning: stopping the container engine did not finish cleanly" >&2
 trap - EXIT
 # One line per suite and pass: the engine, the image and the PostgreSQL version it ran on.
 if [ -f "$STATUSDATA_TEST_SERVER_LOG" ]; then
-  sed "s|^|server: |${STATUSDATA_ENGINE_DESCRIPTION:+; s|\$| (engine: $STATUSDATA_ENGINE_DESCRIPTION)|}" "$STATUSDATA_TEST_SERVER_LOG"
+  while IFS= read -r line; do
+    printf 'server: %s%s\n' "$line" "${STATUSDATA_ENGINE_DESCRIPTION:+ (engine: $STATUSDATA_ENGINE_DESCRIPTION)}"
+  done <"$STATUSDATA_TEST_SERVER_LOG"
 fi
 if [ "$failed" -gt 0 ]; then status=1; fi
 echo "tests: $passed passed, $failed failed"

@@ -7,7 +7,7 @@
 #                            a temp folder, no NAT and no iptables rules (containers get no route out)
 #   ensure_postgres_image N  prints the image for PostgreSQL N: postgres:N if the engine has or can
 #                            pull it (not under CI), else a local build from Debian's packages
-#   stop_engine              removes the tests' containers and networks, and stops an engine started here
+#   stop_engine              removes the tests' containers, and stops an engine started here
 
 STATUSDATA_ENGINE_DIR=""
 STATUSDATA_ENGINE_DESCRIPTION=""
@@ -26,7 +26,7 @@ ensure_engine() {
   if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
     echo "No container engine: installing Debian's docker.io with apt-get..."
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    apt-get update -qq || true
     apt-get install -y -qq --no-install-recommends docker.io >/dev/null || return 1
   fi
   ip link show docker0 >/dev/null 2>&1 && STATUSDATA_DOCKER0_EXISTED=1
@@ -53,12 +53,11 @@ ensure_engine() {
 
 stop_engine() {
   if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
-    # Testcontainers labels what it creates; Ryuk (its reaper) cannot be pulled here, so clean up by label.
+    # Ryuk (Testcontainers' reaper) cannot be pulled here, so a crashed run's containers are removed by
+    # the per-run label ContainerPostgresServer puts on them: this run's only, even on a shared engine.
     local ids
-    ids="$(docker ps -aq --filter label=org.testcontainers=true || true)"
+    ids="$(docker ps -aq --filter "label=org.statusdata.tests.run=${STATUSDATA_TEST_RUN:-none}" || true)"
     if [ -n "$ids" ]; then docker rm -f -v $ids >/dev/null 2>&1 || true; fi
-    ids="$(docker network ls -q --filter label=org.testcontainers=true || true)"
-    if [ -n "$ids" ]; then docker network rm $ids >/dev/null 2>&1 || true; fi
   fi
   [ -n "$STATUSDATA_ENGINE_DIR" ] || return 0
   local pid

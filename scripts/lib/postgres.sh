@@ -29,7 +29,7 @@ ensure_pgbouncer() {
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "pgbouncer not found: installing the 'pgbouncer' package with apt-get..."
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    apt-get update -qq || true
     # The package's service may not start here (no systemd, policy-rc.d): the tests run their own.
     apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null || true
     find_pgbouncer >/dev/null && return 0
@@ -53,7 +53,7 @@ ensure_python_alembic() {
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "Python's Alembic, SQLAlchemy or psycopg2 not found: installing python3-alembic python3-sqlalchemy python3-psycopg2 with apt-get..."
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    apt-get update -qq || true
     apt-get install -y -qq --no-install-recommends python3-alembic python3-sqlalchemy python3-psycopg2 >/dev/null || true
     python_alembic_ready && return 0
     echo "warning: could not install Python's Alembic; the Alembic interop tests will fail." >&2
@@ -74,7 +74,7 @@ ensure_postgres() {
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "PostgreSQL server binaries not found: installing the 'postgresql' package with apt-get..."
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    apt-get update -qq || true
     apt-get install -y -qq --no-install-recommends postgresql >/dev/null
     find_initdb >/dev/null && return 0
     echo "error: installed 'postgresql' but still cannot find initdb." >&2

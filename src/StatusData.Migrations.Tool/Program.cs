@@ -194,7 +194,7 @@ internal static class Program
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await Console.Error.WriteLineAsync("error: cancelled; the migration in flight (if any) was rolled back.");
+            await Console.Error.WriteLineAsync("error: cancelled; stopped after the migration in flight (if any) finished: status shows what is applied.");
             return ExitCodes.Failure;
         }
         catch (NpgsqlException e)

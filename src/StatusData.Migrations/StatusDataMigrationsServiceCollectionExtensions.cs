@@ -36,6 +36,7 @@ public static class StatusDataMigrationsServiceCollectionExtensions
     /// <param name="cancellationToken">Stops the run before the next migration.</param>
     /// <returns>What was applied.</returns>
     /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a safety check refused.</exception>
+    /// <exception cref="Npgsql.NpgsqlException">The database could not be reached.</exception>
     public static Task<MigrationResult> MigrateStatusDataAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(services);

@@ -18,7 +18,9 @@ namespace StatusData.Migrations;
 /// </summary>
 /// <remarks>
 /// <para>FluentMigrator runs every migration in its own transaction together with its version row, so
-/// a failure leaves both the schema and <c>version_info</c> exactly as they were.</para>
+/// a failure leaves both the schema and <c>version_info</c> exactly as they were (on a database's first
+/// run, the empty <c>version_info</c> table is created just before; it stays, empty, if that migration fails).
+/// A refusal changes nothing: every check runs before the first write.</para>
 /// <para>What FluentMigrator lacks is built on top of it. <b>A lock</b>: before FluentMigrator reads the
 /// applied versions, a dedicated connection takes a transaction-scoped advisory lock
 /// (<c>pg_advisory_xact_lock</c>) and holds it in an open transaction until the run ends, so any number
@@ -90,6 +92,7 @@ public sealed partial class StatusDataMigrator
     /// <param name="cancellationToken">Stops the run before the next migration.</param>
     /// <returns>What was applied.</returns>
     /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a safety check refused.</exception>
+    /// <exception cref="NpgsqlException">The database could not be reached (before any migration ran).</exception>
     public async Task<MigrationResult> UpAsync(long? targetVersion = null, CancellationToken cancellationToken = default)
     {
         var target = targetVersion ?? _catalog.LatestVersion;
@@ -101,11 +104,19 @@ public sealed partial class StatusDataMigrator
         RefuseAlembicDisagreement(state);
         RefuseDrift(state);
         var pending = _catalog.Migrations.Where(m => m.Version <= target && !state.Applied.ContainsKey(m.Version)).ToList();
+        if (pending.Count > 0 && state.Applied.Count == 0)
+        {
+            // Also when version_info exists but is empty: a first migration that failed leaves it so.
+            await session.RefuseUnmanagedSchemaAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // Every check has passed: only now does anything change.
         if (pending.Count > 0 && !state.VersionTableExists)
         {
-            await session.RefuseUnmanagedSchemaAsync(cancellationToken).ConfigureAwait(false);
             await session.ExecuteAsync(VersionInfoTable.CreateSql, inLock: false, cancellationToken).ConfigureAwait(false);
         }
+
+        state = await session.BringUpToDateAsync(state, cancellationToken).ConfigureAwait(false);
 
         var newest = state.Applied.Count == 0 ? 0 : state.Applied.Keys.Max();
         foreach (var late in pending.Where(m => m.Version < newest))
@@ -310,6 +321,8 @@ public sealed partial class StatusDataMigrator
                 MigrationFailure.Refused,
                 $"Cannot revert version {unknown}: this build does not know it, so it has no Down step for it. The database is ahead of the code; run down from a build that includes {unknown}. Nothing was changed.");
         }
+
+        state = await session.BringUpToDateAsync(state, cancellationToken).ConfigureAwait(false);
 
         foreach (var drifted in revert.Where(v => !Matches(_catalog.Find(v)!, state.Applied[v])))
         {
@@ -605,13 +618,15 @@ public sealed partial class StatusDataMigrator
             }
         }
 
+        public Task<DatabaseState> ReadStateAsync(CancellationToken cancellationToken) => DatabaseState.ReadAsync(_dataSource, cancellationToken);
+
         /// <summary>
-        /// The state, after bringing a database the runner before FluentMigrator migrated up to date: its
-        /// checksums rewritten, and the Alembic revision it implies recorded if it has no alembic_version.
+        /// Once a run has passed its checks: brings a database the runner before FluentMigrator migrated up
+        /// to date (its checksums rewritten, the Alembic revision it implies recorded if it has no
+        /// alembic_version) and returns the state after that. The checks accept such a database as it is.
         /// </summary>
-        public async Task<DatabaseState> ReadStateAsync(CancellationToken cancellationToken)
+        public async Task<DatabaseState> BringUpToDateAsync(DatabaseState state, CancellationToken cancellationToken)
         {
-            var state = await DatabaseState.ReadAsync(_dataSource, cancellationToken).ConfigureAwait(false);
             var tookOver = await LegacyChecksums.TakeOverAsync(_dataSource, state, _owner._catalog, cancellationToken).ConfigureAwait(false);
             if (tookOver > 0)
             {
@@ -675,14 +690,14 @@ public sealed partial class StatusDataMigrator
         {
             const string sql = """
                 SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+                WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname NOT IN ('version_info', 'alembic_version')
                 """;
             using var command = _dataSource.CreateCommand(sql);
             if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string tables)
             {
                 throw new MigrationException(
                     MigrationFailure.Refused,
-                    $"The database already has tables ({tables}) but no {VersionTable} table, so no runner has managed it. "
+                    $"The database already has tables ({tables}) but {VersionTable} records no migration, so no runner has managed it. "
                     + "If the Python side's Alembic created it, adopt it with 'statusdata-migrate baseline 202602282200' (Alembic revision a1b2c3d4e5f6), which verifies the schema first. Nothing was changed.");
             }
         }

@@ -42,6 +42,8 @@ public sealed class StatusDataHealthCheck : IHealthCheck
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
+            // Tell the attempt still running to stop (Npgsql gives it up at its own connection timeout at the latest).
+            await deadline.CancelAsync().ConfigureAwait(false);
             return new HealthCheckResult(context.Registration.FailureStatus, $"The database did not answer within {_timeout.TotalSeconds:0.#} s.");
         }
         catch (NpgsqlException e)

@@ -80,7 +80,7 @@ public static class StatusDataServiceCollectionExtensions
                 limit),
             failureStatus,
             tags,
-            limit));
+            timeout: null)); // the check bounds itself, and says so; the framework's own timeout would only say "timeout"
     }
 
     private static IServiceCollection AddCore(IServiceCollection services, Func<IServiceProvider, NpgsqlDataSource> dataSource, Action<StatusDataOptions>? configure)

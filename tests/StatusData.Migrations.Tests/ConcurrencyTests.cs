@@ -134,6 +134,26 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
         Assert.Equal(ExpectedSchema.RelationsAtZero, await db.RelationsAsync(ct));
     }
 
+    /// <summary>
+    /// The lock belongs to a transaction, not to a session: after a run through PgBouncer in transaction
+    /// mode, the server connections PgBouncer keeps pooled hold no advisory lock. (A session lock taken
+    /// through PgBouncer would stay on whichever server connection ran it, for the next client to inherit.)
+    /// </summary>
+    [Fact]
+    public async Task NoAdvisoryLockOutlivesARunOnPgBouncersPooledServerConnections()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateEmptyAsync("bouncerlocks", ct);
+
+        await new StatusDataMigrator(Target(db, throughPgBouncer: true)).UpAsync(cancellationToken: ct);
+
+        // PgBouncer keeps the run's server connections open (the check below is about them) ...
+        Assert.True(await db.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", ct) >= 1);
+
+        // ... and none of them, nor anyone in this database, holds an advisory lock (pg_locks is cluster-wide).
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", ct));
+    }
+
     private string Target(TestDb db, bool throughPgBouncer) =>
         throughPgBouncer
             ? _bouncer!.ConnectionStringFor(new NpgsqlConnectionStringBuilder(db.ConnectionString).Database!)

@@ -80,6 +80,8 @@ public sealed class TakeOverTests
 
         Assert.Equal(MigrationFailure.Refused, e.Failure);
         Assert.Contains("202611220900 (keyset pagination indexes)", e.Message, StringComparison.Ordinal);
-        Assert.Equal(new string('0', 64), (await db.VersionRowsAsync(ct))[1].Checksum);
+        // The refusal changed nothing: the other row keeps its legacy checksum, and no alembic_version appeared.
+        Assert.Equal([Known.LegacyInitialChecksum, new string('0', 64)], (await db.VersionRowsAsync(ct)).Select(r => r.Checksum));
+        Assert.False(await db.TableExistsAsync("public.alembic_version", ct));
     }
 }

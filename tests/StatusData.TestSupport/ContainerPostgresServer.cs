@@ -13,6 +13,9 @@ public sealed class ContainerPostgresServer : IPostgresServer
     /// <summary>The environment variable that names the image.</summary>
     public const string ImageVariable = "STATUSDATA_TEST_IMAGE";
 
+    /// <summary>Set by scripts/test.sh to label this run's containers, so that its clean-up removes only those.</summary>
+    public const string RunVariable = "STATUSDATA_TEST_RUN";
+
     /// <summary>What a developer with Docker on a connected machine gets.</summary>
     public const string DefaultImage = "postgres:15";
 
@@ -63,6 +66,16 @@ public sealed class ContainerPostgresServer : IPostgresServer
             .WithCommand("-c", "shared_buffers=128MB")
             .WithCommand("-c", "max_wal_size=1GB")
             .WithLabel("org.statusdata.tests", "true")
+            .WithLabel("org.statusdata.tests.run", Environment.GetEnvironmentVariable(RunVariable) ?? "none")
+
+            // The published port on 127.0.0.1 only, whatever the engine's default: the server trusts every login.
+            .WithCreateParameterModifier(parameters =>
+            {
+                foreach (var binding in parameters.HostConfig?.PortBindings?.Values.SelectMany(b => b) ?? [])
+                {
+                    binding.HostIP = "127.0.0.1";
+                }
+            })
             .Build();
         try
         {

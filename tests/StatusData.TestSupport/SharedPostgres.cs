@@ -22,8 +22,9 @@ public static class SharedPostgres
                 var server = await PostgresServers.StartAsync().ConfigureAwait(false);
                 try
                 {
-                    _databases = await TestDatabases.CreateAsync(server).ConfigureAwait(false);
+                    var databases = await TestDatabases.CreateAsync(server).ConfigureAwait(false);
                     await RecordAsync(server).ConfigureAwait(false);
+                    _databases = databases;
                 }
                 catch
                 {

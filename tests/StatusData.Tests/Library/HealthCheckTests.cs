@@ -81,17 +81,23 @@ public sealed class HealthCheckTests(DatabaseFixture database) : IClassFixture<D
         var port = ((IPEndPoint)silent.LocalEndpoint).Port;
         var started = Stopwatch.StartNew();
 
-        var result = await CheckAsync($"Host=127.0.0.1;Port={port};Username=postgres;Pooling=false;Timeout=30", HealthStatus.Unhealthy, TimeSpan.FromSeconds(1));
+        await using var services = new ServiceCollection()
+            .AddLogging()
+            .AddStatusData($"Host=127.0.0.1;Port={port};Username=postgres;Pooling=false;Timeout=30")
+            .AddHealthChecks().AddStatusData(timeout: TimeSpan.FromSeconds(1)).Services
+            .BuildServiceProvider();
 
-        Assert.Equal(HealthStatus.Unhealthy, result.Status);
-        Assert.Equal("The database did not answer within 1 s.", result.Description);
+        var report = await services.GetRequiredService<HealthCheckService>().CheckHealthAsync(Ct);
+
+        Assert.Equal(HealthStatus.Unhealthy, report.Status);
+        Assert.Equal("The database did not answer within 1 s.", report.Entries["statusdata"].Description);
         Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(10));
     }
 
-    private static async Task<HealthCheckResult> CheckAsync(string connectionString, HealthStatus failureStatus, TimeSpan? timeout = null)
+    private static async Task<HealthCheckResult> CheckAsync(string connectionString, HealthStatus failureStatus)
     {
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
-        var check = new StatusDataHealthCheck(dataSource, timeout ?? TimeSpan.FromSeconds(5));
+        var check = new StatusDataHealthCheck(dataSource, TimeSpan.FromSeconds(5));
         var context = new HealthCheckContext { Registration = new HealthCheckRegistration("statusdata", check, failureStatus, null) };
         return await check.CheckHealthAsync(context, Ct);
     }
