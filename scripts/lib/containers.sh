@@ -126,7 +126,10 @@ ensure_postgres_image() {
   local official="postgres:$major" tag="statusdata/postgres:$major-debian"
   if docker image inspect "$official" >/dev/null 2>&1; then echo "$official"; return 0; fi
   # On a connected machine a developer gets the official image; CI never reaches out to a registry.
-  if [ "${CI:-}" != true ] && timeout 60 docker pull -q "$official" >/dev/null 2>&1; then echo "$official"; return 0; fi
+  if [ "${CI:-}" != true ]; then
+    echo "Trying to pull $official (at most 60 s; where no registry answers, an image is built from Debian's packages instead)..." >&2
+    if timeout 60 docker pull -q "$official" >/dev/null 2>&1; then echo "$official"; return 0; fi
+  fi
   if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; return 0; fi
   local cache="${XDG_CACHE_HOME:-$HOME/.cache}/statusdata/images/postgres-$major-debian.tar"
   if [ -f "$cache" ] && docker load -q -i "$cache" >/dev/null 2>&1 && docker image inspect "$tag" >/dev/null 2>&1; then
