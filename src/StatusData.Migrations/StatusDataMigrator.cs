@@ -39,6 +39,9 @@ public sealed partial class StatusDataMigrator
     /// <summary>The advisory-lock key all StatusData runners share: the ASCII bytes of "STATUSDA".</summary>
     internal const long LockKey = 0x5354_4154_5553_4441;
 
+    // The same lock as a literal statement, for printed scripts (ScriptTests pins it to LockKey).
+    private const string ScriptLockStatement = "SELECT pg_advisory_xact_lock(6004496033656292417);";
+
     private readonly NpgsqlConnectionStringBuilder _connection;
     private readonly MigrationCatalog _catalog;
     private readonly StatusDataMigratorOptions _options;
@@ -294,7 +297,7 @@ public sealed partial class StatusDataMigrator
         {
             script.Append(CultureInfo.InvariantCulture, $"\n-- {migration.Version}: {migration.Description}\nBEGIN;\n");
             script.Append(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = '{_lockTimeoutSetting}';\n");
-            script.Append(CultureInfo.InvariantCulture, $"SELECT pg_advisory_xact_lock({LockKey});\n");
+            script.Append(ScriptLockStatement).Append('\n');
             foreach (var statement in statements)
             {
                 script.Append(statement).Append(";\n");

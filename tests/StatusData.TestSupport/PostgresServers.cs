@@ -23,19 +23,13 @@ public static class PostgresServers
     /// <returns>The server; dispose it to stop it (a server named by the environment is left running).</returns>
     public static async Task<IPostgresServer> StartAsync(string connectionVariable = ConnectionVariable, CancellationToken cancellationToken = default)
     {
-        var connectionString = Environment.GetEnvironmentVariable(connectionVariable);
-        if (!string.IsNullOrWhiteSpace(connectionString))
-        {
-            return new ExistingPostgresServer(connectionString);
-        }
-
         var mode = Environment.GetEnvironmentVariable(ModeVariable);
         if (mode is not ("local" or "container" or null or ""))
         {
             throw new InvalidOperationException($"{ModeVariable} is '{mode}'; it takes 'container' or 'local'.");
         }
 
-        if (mode != "local")
+        if (mode != "local" && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(connectionVariable)))
         {
             try
             {
