@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 
 namespace StatusData.Migrations.Internal;
 
-/// <summary>A migration with the SQL FluentMigrator generates for it, and the checksum of its Up SQL.</summary>
+/// <summary>A migration, with the checksum of the Up SQL FluentMigrator generates for it.</summary>
 /// <remarks>
 /// <paramref name="AlembicRevision"/> is the Alembic revision the migration mirrors, if any;
 /// <paramref name="AlembicRevisionBefore"/> the one of the newest mirroring migration before it (null: Alembic's base).
@@ -19,15 +19,13 @@ internal sealed record KnownMigration(
     long Version,
     string Description,
     IMigration Migration,
-    IReadOnlyList<string> UpSql,
-    IReadOnlyList<string> DownSql,
     string Checksum,
     string? AlembicRevision,
     string? AlembicRevisionBefore);
 
 /// <summary>
 /// The ordered, validated set of migrations a <see cref="StatusDataMigrator"/> works with, each rendered
-/// to SQL once by FluentMigrator's connectionless processor with the PostgreSQL 15 generator.
+/// (its Up step) to SQL once by FluentMigrator's connectionless processor with the PostgreSQL 15 generator.
 /// </summary>
 /// <remarks>
 /// The checksum is SHA-256 of the Up SQL statements as FluentMigrator generates them, joined by
@@ -97,14 +95,13 @@ internal sealed class MigrationCatalog
             foreach (var (attribute, migration) in attributes.OrderBy(a => a.Attribute.Version))
             {
                 var up = renderer.Capture(runner => runner.Up(migration));
-                var down = renderer.Capture(runner => runner.Down(migration));
                 if (up.Count == 0)
                 {
                     throw new ArgumentException($"Migration {attribute.Version} ({migration.GetType().FullName}) has no Up statements.", nameof(migrations));
                 }
 
                 var mirrors = migration.GetType().GetCustomAttribute<MirrorsAlembicRevisionAttribute>()?.Revision;
-                known.Add(new KnownMigration(attribute.Version, attribute.Description, migration, up, down, Checksum(up), mirrors, mirrors is null ? null : alembicRevision));
+                known.Add(new KnownMigration(attribute.Version, attribute.Description, migration, Checksum(up), mirrors, mirrors is null ? null : alembicRevision));
                 alembicRevision = mirrors ?? alembicRevision;
             }
         }
