@@ -15,6 +15,7 @@ public sealed class StatusDatabase : IStatusDatabase
     private readonly NpgsqlDataSource _dataSource;
     private readonly StatusDataOptions _options;
     private readonly TimeProvider _timeProvider;
+    private readonly Session _session;
 
     /// <summary>Creates StatusData over a data source the caller owns (and disposes).</summary>
     /// <param name="dataSource">The database.</param>
@@ -47,9 +48,9 @@ public sealed class StatusDatabase : IStatusDatabase
             readDataSource = dataSource;
         }
 
-        var session = new Session(_dataSource, readDataSource, _options, _timeProvider);
-        Users = new UserRepository(session);
-        StatusUpdates = new StatusUpdateRepository(session);
+        _session = new Session(_dataSource, readDataSource, _options, _timeProvider);
+        Users = new UserRepository(_session);
+        StatusUpdates = new StatusUpdateRepository(_session);
     }
 
     /// <inheritdoc />
@@ -64,30 +65,38 @@ public sealed class StatusDatabase : IStatusDatabase
     /// <inheritdoc />
     public async Task<IStatusDataTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default)
     {
-        NpgsqlConnection connection;
+        using var span = Telemetry.Start("statusdata.begin_transaction", Access.ReadPrimary, _session);
         try
         {
-            connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (NpgsqlException e) when (e.IsTransient && !cancellationToken.IsCancellationRequested)
-        {
-            // No connection in time (pool exhausted, server down): typed like every other call's.
-            throw Session.Transient(e, Outcome.NothingWritten);
-        }
+            NpgsqlConnection connection;
+            try
+            {
+                connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (NpgsqlException e) when (e.IsTransient && !cancellationToken.IsCancellationRequested)
+            {
+                // No connection in time (pool exhausted, server down): typed like every other call's.
+                throw Session.Transient(e, Outcome.NothingWritten);
+            }
 
-        try
-        {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            return new StatusDataTransaction(connection, transaction, new Session(connection, transaction, _options, _timeProvider));
+            try
+            {
+                var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                return new StatusDataTransaction(connection, transaction, new Session(connection, transaction, _options, _timeProvider));
+            }
+            catch (NpgsqlException e) when (e.IsTransient && !cancellationToken.IsCancellationRequested)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw Session.Transient(e, Outcome.NothingWritten);
+            }
+            catch
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
         }
-        catch (NpgsqlException e) when (e.IsTransient && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.ReadPrimary, _session))
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw Session.Transient(e, Outcome.NothingWritten);
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -102,9 +111,32 @@ public sealed class StatusDatabase : IStatusDatabase
 
         public NpgsqlTransaction Transaction => transaction;
 
-        public Task CommitAsync(CancellationToken cancellationToken = default) => session.CommitAsync(cancellationToken);
+        public async Task CommitAsync(CancellationToken cancellationToken = default)
+        {
+            using var span = Telemetry.Start("statusdata.commit", Access.Write, session);
+            try
+            {
+                await session.CommitAsync(cancellationToken).ConfigureAwait(false);
+                Telemetry.Completed(span, written: true);
+            }
+            catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session: null))
+            {
+                throw;
+            }
+        }
 
-        public Task RollbackAsync(CancellationToken cancellationToken = default) => session.RollbackAsync(cancellationToken);
+        public async Task RollbackAsync(CancellationToken cancellationToken = default)
+        {
+            using var span = Telemetry.Start("statusdata.rollback", Access.ReadPrimary, session);
+            try
+            {
+                await session.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (Telemetry.Failed(span, e, Access.ReadPrimary, session))
+            {
+                throw;
+            }
+        }
 
         public async ValueTask DisposeAsync()
         {

@@ -1,9 +1,10 @@
+using System.Runtime.CompilerServices;
 using Npgsql;
 
 namespace StatusData.Internal;
 
 /// <summary>
-/// The single-row statements, run the way the Npgsql documentation recommends for hot paths: SQL with
+/// Every statement the repositories run, run the way the Npgsql documentation recommends for hot paths: SQL with
 /// positional <c>$n</c> parameters (Npgsql sends it as is, with no client-side rewriting of named
 /// parameters), explicitly prepared, and read by ordinal. Npgsql keeps an explicitly prepared statement
 /// on its physical connection across pool checkouts, so the server parses and plans each statement once
@@ -14,9 +15,9 @@ namespace StatusData.Internal;
 /// </summary>
 internal static class Prepared
 {
-    /// <summary>Runs a query and reads its first row with <paramref name="read"/>, or returns <see langword="null"/> without rows.</summary>
-    public static async Task<T?> QuerySingleAsync<T>(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
-        where T : class
+    /// <summary>Runs a query and reads its first row with <paramref name="read"/>, or returns <see langword="default"/> without rows.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<T?> QuerySingleAsync<T>(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
     {
         var command = await CommandAsync(session, connection, sql, parameters, cancellationToken).ConfigureAwait(false);
         try
@@ -24,7 +25,7 @@ internal static class Prepared
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? read(reader) : null;
+                return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? read(reader) : default;
             }
         }
         finally
@@ -33,8 +34,34 @@ internal static class Prepared
         }
     }
 
+    /// <summary>Runs a query and reads every row with <paramref name="read"/>; <paramref name="capacity"/> is the most rows it can return.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<List<T>> QueryListAsync<T>(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, int capacity, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    {
+        var command = await CommandAsync(session, connection, sql, parameters, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var rows = new List<T>(capacity);
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(read(reader));
+                }
+            }
+
+            return rows;
+        }
+        finally
+        {
+            await ReleaseAsync(command).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Runs a statement without results; returns the number of rows it affected.</summary>
-    public static async Task<int> ExecuteAsync(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<int> ExecuteAsync(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
         var command = await CommandAsync(session, connection, sql, parameters, cancellationToken).ConfigureAwait(false);
         try
@@ -47,7 +74,13 @@ internal static class Prepared
         }
     }
 
-    /// <summary>A <c>users</c> row (id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at), starting at column <paramref name="at"/>.</summary>
+    /// <summary>The columns of a <c>users</c> row, in the order <see cref="ReadUser"/> reads them.</summary>
+    public const string UserColumns = "id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at";
+
+    /// <summary>The columns of a <c>status_updates</c> row, in the order <see cref="ReadStatusUpdate"/> reads them.</summary>
+    public const string StatusUpdateColumns = "id, user_id, message, category, created_at";
+
+    /// <summary>A <c>users</c> row (<see cref="UserColumns"/>), starting at column <paramref name="at"/>.</summary>
     public static User ReadUser(NpgsqlDataReader reader, int at) => new(
         reader.GetGuid(at),
         reader.GetString(at + 1),
@@ -61,7 +94,7 @@ internal static class Prepared
         reader.IsDBNull(at + 9) ? null : reader.GetFieldValue<DateOnly>(at + 9),
         reader.GetFieldValue<DateTime>(at + 10));
 
-    /// <summary>A <c>status_updates</c> row (id, user_id, message, category, created_at), starting at column <paramref name="at"/>.</summary>
+    /// <summary>A <c>status_updates</c> row (<see cref="StatusUpdateColumns"/>), starting at column <paramref name="at"/>.</summary>
     public static StatusUpdate ReadStatusUpdate(NpgsqlDataReader reader, int at) => new(
         reader.GetGuid(at),
         reader.GetGuid(at + 1),
@@ -79,7 +112,8 @@ internal static class Prepared
     /// <summary>A positional parameter that may be NULL, with its type fixed, so the prepared statement fits every call.</summary>
     public static NpgsqlParameter Nullable(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text };
 
-    private static async Task<NpgsqlCommand> CommandAsync(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<NpgsqlCommand> CommandAsync(Session session, NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
         var command = new NpgsqlCommand(sql, connection, session.Transaction);
         try

@@ -1,4 +1,5 @@
 using System.Data;
+using System.Runtime.CompilerServices;
 using Npgsql;
 
 namespace StatusData.Internal;
@@ -80,7 +81,13 @@ internal sealed class Session
     /// <summary>Today in UTC, from the TimeProvider.</summary>
     public DateOnly UtcToday() => DateOnly.FromDateTime(Time.GetUtcNow().UtcDateTime);
 
-    public async Task<T> RunAsync<T>(Access access, Func<NpgsqlConnection, Task<T>> work, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="work"/> on a pooled connection (or the caller's transaction), retrying reads
+    /// and translating errors. Internal calls return pooled <see cref="ValueTask{TResult}"/>s (awaited once,
+    /// at once), so the layers below a public method allocate no state machines of their own.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<T> RunAsync<T>(Access access, Func<NpgsqlConnection, ValueTask<T>> work, CancellationToken cancellationToken)
     {
         // Reads outside a caller's transaction may be retried; inside one, the transaction is already lost.
         // Not after a statement timeout: the same query would most likely time out again.
@@ -98,7 +105,8 @@ internal sealed class Session
         }
     }
 
-    private async Task<T> RunOnceAsync<T>(Access access, Func<NpgsqlConnection, Task<T>> work, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<T> RunOnceAsync<T>(Access access, Func<NpgsqlConnection, ValueTask<T>> work, CancellationToken cancellationToken)
     {
         var sent = false;
         try

@@ -1,14 +1,13 @@
-using Dapper;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace StatusData.Internal;
 
 /// <summary>
-/// <c>status_updates</c>, in hand-written SQL. Lists seek on <c>(created_at, id)</c> through the
-/// indexes of migration 202611220900, so a deep page costs what the first one costs. Single-row
-/// statements run prepared with positional parameters and are read by ordinal (<see cref="Prepared"/>);
-/// lists go through Dapper.
+/// <c>status_updates</c>, in hand-written SQL: every statement runs prepared with positional parameters
+/// and is read by ordinal (<see cref="Prepared"/>). Lists seek on <c>(created_at, id)</c> through the
+/// indexes of migration 202611220900, so a deep page costs what the first one costs. Each public method
+/// is one span (<see cref="Telemetry"/>).
 /// </summary>
 internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRepository
 {
@@ -16,181 +15,227 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
 
     public async Task<StatusUpdateWithAuthor> PostAsync(Guid userId, string message, string category, int xpAward, DateOnly? day = null, CancellationToken cancellationToken = default)
     {
-        Guard.Text(message, session.Options.MaxMessageLength, nameof(message));
-        Guard.Text(category, 20, nameof(category));
-        ArgumentOutOfRangeException.ThrowIfNegative(xpAward);
-
-        // One statement: the UPDATE locks the author's row, so concurrent posts by one user serialize
-        // and each computes its streak from the row as the previous post left it (READ COMMITTED
-        // re-evaluates the SET expressions on the latest row version). The INSERT takes the author
-        // from the UPDATE, so a missing user inserts nothing.
-        const string sql = """
-            WITH author AS (
-                UPDATE users
-                SET xp = xp + $5,
-                    current_streak = CASE
-                        WHEN last_post_date = $6 THEN current_streak
-                        WHEN last_post_date = $6 - 1 THEN current_streak + 1
-                        ELSE 1
-                    END,
-                    longest_streak = GREATEST(longest_streak, CASE
-                        WHEN last_post_date = $6 THEN current_streak
-                        WHEN last_post_date = $6 - 1 THEN current_streak + 1
-                        ELSE 1
-                    END),
-                    last_post_date = $6
-                WHERE id = $2
-                RETURNING id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at
-            ),
-            inserted AS (
-                INSERT INTO status_updates (id, user_id, message, category, created_at)
-                SELECT $1, author.id, $3, $4, $7 FROM author
-                RETURNING id, user_id, message, category, created_at
-            )
-            SELECT i.id, i.user_id, i.message, i.category, i.created_at,
-                   a.id, a.username, a.display_name, a.email, a.password_hash, a.avatar_url,
-                   a.xp, a.current_streak, a.longest_streak, a.last_post_date, a.created_at
-            FROM inserted i CROSS JOIN author a
-            """;
-        NpgsqlParameter[] parameters =
-        [
-            Prepared.Value(Guid.CreateVersion7(session.Time.GetUtcNow())),
-            Prepared.Value(userId),
-            Prepared.Value(message),
-            Prepared.Value(category),
-            Prepared.Value(xpAward),
-            Prepared.Value(day ?? session.UtcToday()),
-            Prepared.Value(session.UtcNow()),
-        ];
+        using var span = Telemetry.Start("statusdata.post", Access.Write, session);
         try
         {
-            return await QueryWithAuthorSingleAsync(sql, parameters, Access.Write, cancellationToken).ConfigureAwait(false)
+            Guard.Text(message, session.Options.MaxMessageLength, nameof(message));
+            Guard.Text(category, 20, nameof(category));
+            ArgumentOutOfRangeException.ThrowIfNegative(xpAward);
+
+            // One statement: the UPDATE locks the author's row, so concurrent posts by one user serialize
+            // and each computes its streak from the row as the previous post left it (READ COMMITTED
+            // re-evaluates the SET expressions on the latest row version). The INSERT takes the author
+            // from the UPDATE, so a missing user inserts nothing, and the foreign key cannot fail: the
+            // author's row stays locked by this UPDATE until the statement commits.
+            const string sql = """
+                WITH author AS (
+                    UPDATE users
+                    SET xp = xp + $5,
+                        current_streak = CASE
+                            WHEN last_post_date = $6 THEN current_streak
+                            WHEN last_post_date = $6 - 1 THEN current_streak + 1
+                            ELSE 1
+                        END,
+                        longest_streak = GREATEST(longest_streak, CASE
+                            WHEN last_post_date = $6 THEN current_streak
+                            WHEN last_post_date = $6 - 1 THEN current_streak + 1
+                            ELSE 1
+                        END),
+                        last_post_date = $6
+                    WHERE id = $2
+                    RETURNING id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at
+                ),
+                inserted AS (
+                    INSERT INTO status_updates (id, user_id, message, category, created_at)
+                    SELECT $1, author.id, $3, $4, $7 FROM author
+                    RETURNING id, user_id, message, category, created_at
+                )
+                SELECT i.id, i.user_id, i.message, i.category, i.created_at,
+                       a.id, a.username, a.display_name, a.email, a.password_hash, a.avatar_url,
+                       a.xp, a.current_streak, a.longest_streak, a.last_post_date, a.created_at
+                FROM inserted i CROSS JOIN author a
+                """;
+            NpgsqlParameter[] parameters =
+            [
+                Prepared.Value(Guid.CreateVersion7(session.Time.GetUtcNow())),
+                Prepared.Value(userId),
+                Prepared.Value(message),
+                Prepared.Value(category),
+                Prepared.Value(xpAward),
+                Prepared.Value(day ?? session.UtcToday()),
+                Prepared.Value(session.UtcNow()),
+            ];
+            var posted = await QueryWithAuthorSingleAsync(sql, parameters, Access.Write, cancellationToken).ConfigureAwait(false)
                 ?? throw new UserNotFoundException(userId);
+            Telemetry.Completed(span, written: true);
+            return posted;
         }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
         {
-            throw new UserNotFoundException(userId, e);
+            throw;
         }
     }
 
     public async Task<StatusUpdateWithAuthor?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        const string sql = """
-            SELECT s.id, s.user_id, s.message, s.category, s.created_at,
-                   u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
-                   u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
-            FROM status_updates s
-            JOIN users u ON u.id = s.user_id
-            WHERE s.id = $1
-            """;
-        return await QueryWithAuthorSingleAsync(sql, [Prepared.Value(id)], Access.Read, cancellationToken).ConfigureAwait(false);
+        using var span = Telemetry.Start("statusdata.get_status_update", Access.Read, session);
+        try
+        {
+            const string sql = """
+                SELECT s.id, s.user_id, s.message, s.category, s.created_at,
+                       u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
+                       u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
+                FROM status_updates s
+                JOIN users u ON u.id = s.user_id
+                WHERE s.id = $1
+                """;
+            return await QueryWithAuthorSingleAsync(sql, [Prepared.Value(id)], Access.Read, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
     }
 
     public async Task<Page<StatusUpdate>> ListByUserAsync(Guid userId, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
     {
-        Guard.PageSize(limit, nameof(limit));
-        var cursor = after ?? DbValue.End;
-        const string sql = """
-            SELECT id, user_id AS userid, message, category, created_at AS createdat
-            FROM status_updates
-            WHERE user_id = @userId AND (created_at, id) < (@beforeCreatedAt, @beforeId)
-            ORDER BY created_at DESC, id DESC
-            LIMIT @take
-            """;
-        var rows = await QueryAsync(
-            sql,
-            new { userId, beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 },
-            cancellationToken).ConfigureAwait(false);
-        return Paging.ToPage(rows, limit, PageCursor.After);
+        using var span = Telemetry.Start("statusdata.list_status_updates_by_user", Access.Read, session);
+        try
+        {
+            Guard.PageSize(limit, nameof(limit));
+            var cursor = after ?? Paging.End;
+            const string sql = $"""
+                SELECT {Prepared.StatusUpdateColumns}
+                FROM status_updates
+                WHERE user_id = $1 AND (created_at, id) < ($2, $3)
+                ORDER BY created_at DESC, id DESC
+                LIMIT $4
+                """;
+            var rows = await QueryStatusUpdatesAsync(
+                sql,
+                [Prepared.Value(userId), Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)],
+                limit + 1,
+                cancellationToken).ConfigureAwait(false);
+            return Paging.ToPage(rows, limit, PageCursor.After);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
     }
 
     public async Task<Page<StatusUpdateWithAuthor>> GetFeedAsync(int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
     {
-        Guard.PageSize(limit, nameof(limit));
-        var cursor = after ?? DbValue.End;
+        using var span = Telemetry.Start("statusdata.get_feed", Access.Read, session);
+        try
+        {
+            Guard.PageSize(limit, nameof(limit));
+            var cursor = after ?? Paging.End;
 
-        // Joined loading with Dapper multi-mapping: each row is a status update, then (from the second
-        // "id" column on) its author.
-        const string sql = """
-            SELECT s.id, s.user_id AS userid, s.message, s.category, s.created_at AS createdat,
-                   u.id, u.username, u.display_name AS displayname, u.email, u.password_hash AS passwordhash, u.avatar_url AS avatarurl,
-                   u.xp, u.current_streak AS currentstreak, u.longest_streak AS longeststreak, u.last_post_date AS lastpostdate, u.created_at AS createdat
-            FROM status_updates s
-            JOIN users u ON u.id = s.user_id
-            WHERE (s.created_at, s.id) < (@beforeCreatedAt, @beforeId)
-            ORDER BY s.created_at DESC, s.id DESC
-            LIMIT @take
-            """;
-        var parameters = new { beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 };
-        var rows = await session.RunAsync(
-            Access.Read,
-            connection => connection.QueryAsync<StatusUpdate, User, StatusUpdateWithAuthor>(
-                new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken),
-                (statusUpdate, author) => new StatusUpdateWithAuthor(statusUpdate, author),
-                splitOn: "id"),
-            cancellationToken).ConfigureAwait(false);
-        return Paging.ToPage(rows.AsList(), limit, row => PageCursor.After(row.StatusUpdate));
+            // Joined loading: each row is a status update, then its author.
+            const string sql = """
+                SELECT s.id, s.user_id, s.message, s.category, s.created_at,
+                       u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
+                       u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
+                FROM status_updates s
+                JOIN users u ON u.id = s.user_id
+                WHERE (s.created_at, s.id) < ($1, $2)
+                ORDER BY s.created_at DESC, s.id DESC
+                LIMIT $3
+                """;
+            NpgsqlParameter[] parameters = [Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)];
+            var rows = await session.RunAsync(
+                Access.Read,
+                connection => Prepared.QueryListAsync(session, connection, sql, parameters, limit + 1, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+            return Paging.ToPage(rows, limit, static row => PageCursor.After(row.StatusUpdate));
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
     }
 
     public async Task<Page<StatusUpdate>> ListByCategoryAsync(string category, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
     {
-        Guard.Lookup(category, nameof(category));
-        Guard.PageSize(limit, nameof(limit));
-        var cursor = after ?? DbValue.End;
-        const string sql = """
-            SELECT id, user_id AS userid, message, category, created_at AS createdat
-            FROM status_updates
-            WHERE category = @category AND (created_at, id) < (@beforeCreatedAt, @beforeId)
-            ORDER BY created_at DESC, id DESC
-            LIMIT @take
-            """;
-        var rows = await QueryAsync(
-            sql,
-            new { category, beforeCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), beforeId = cursor.Id, take = limit + 1 },
-            cancellationToken).ConfigureAwait(false);
-        return Paging.ToPage(rows, limit, PageCursor.After);
+        using var span = Telemetry.Start("statusdata.list_status_updates_by_category", Access.Read, session);
+        try
+        {
+            Guard.Lookup(category, nameof(category));
+            Guard.PageSize(limit, nameof(limit));
+            var cursor = after ?? Paging.End;
+            const string sql = $"""
+                SELECT {Prepared.StatusUpdateColumns}
+                FROM status_updates
+                WHERE category = $1 AND (created_at, id) < ($2, $3)
+                ORDER BY created_at DESC, id DESC
+                LIMIT $4
+                """;
+            var rows = await QueryStatusUpdatesAsync(
+                sql,
+                [Prepared.Value(category), Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)],
+                limit + 1,
+                cancellationToken).ConfigureAwait(false);
+            return Paging.ToPage(rows, limit, PageCursor.After);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
     }
 
     public async Task<long> ImportAsync(IEnumerable<StatusUpdate> statusUpdates, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(statusUpdates);
-        var authors = new HashSet<Guid>();
+        using var span = Telemetry.Start("statusdata.import_status_updates", Access.Write, session);
         try
         {
-            return await session.RunAsync(
-                Access.Write,
-                async connection =>
-                {
-                    // Inside a caller's transaction a failed COPY (a bad row, a missing author) would abort
-                    // the whole transaction; a savepoint confines the failure to this call.
-                    var transaction = session.Transaction;
-                    if (transaction is not null)
+            ArgumentNullException.ThrowIfNull(statusUpdates);
+            var authors = new HashSet<Guid>();
+            long imported;
+            try
+            {
+                imported = await session.RunAsync(
+                    Access.Write,
+                    async connection =>
                     {
-                        await transaction.SaveAsync(ImportSavepoint, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    try
-                    {
-                        var imported = await CopyAsync(connection, statusUpdates, authors, cancellationToken).ConfigureAwait(false);
+                        // Inside a caller's transaction a failed COPY (a bad row, a missing author) would abort
+                        // the whole transaction; a savepoint confines the failure to this call.
+                        var transaction = session.Transaction;
                         if (transaction is not null)
                         {
-                            await transaction.ReleaseAsync(ImportSavepoint, cancellationToken).ConfigureAwait(false);
+                            await transaction.SaveAsync(ImportSavepoint, cancellationToken).ConfigureAwait(false);
                         }
 
-                        return imported;
-                    }
-                    catch when (transaction is not null && connection.State == System.Data.ConnectionState.Open)
-                    {
-                        await RollbackToSavepointAsync(transaction).ConfigureAwait(false);
-                        throw;
-                    }
-                },
-                cancellationToken).ConfigureAwait(false);
+                        try
+                        {
+                            var copied = await CopyAsync(connection, statusUpdates, authors, cancellationToken).ConfigureAwait(false);
+                            if (transaction is not null)
+                            {
+                                await transaction.ReleaseAsync(ImportSavepoint, cancellationToken).ConfigureAwait(false);
+                            }
+
+                            return copied;
+                        }
+                        catch when (transaction is not null && connection.State == System.Data.ConnectionState.Open)
+                        {
+                            await RollbackToSavepointAsync(transaction).ConfigureAwait(false);
+                            throw;
+                        }
+                    },
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+            {
+                var missing = await FirstMissingAuthorAsync(authors, cancellationToken).ConfigureAwait(false);
+                throw new UserNotFoundException(missing, e);
+            }
+
+            Telemetry.Completed(span, written: imported > 0);
+            return imported;
         }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
         {
-            var missing = await FirstMissingAuthorAsync(authors, cancellationToken).ConfigureAwait(false);
-            throw new UserNotFoundException(missing, e);
+            throw;
         }
     }
 
@@ -257,31 +302,42 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
 
     private async Task<Guid> FirstMissingAuthorAsync(HashSet<Guid> authors, CancellationToken cancellationToken)
     {
-        const string sql = "SELECT a.id FROM unnest(@authors) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.id) LIMIT 1";
+        const string sql = "SELECT a.id FROM unnest($1) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.id) LIMIT 1";
+        NpgsqlParameter[] parameters = [Prepared.Value(authors.ToArray())];
         return await session.RunAsync(
             Access.ReadPrimary,
-            connection => connection.QuerySingleOrDefaultAsync<Guid>(new CommandDefinition(sql, new { authors = authors.ToArray() }, session.Transaction, cancellationToken: cancellationToken)),
+            connection => Prepared.QuerySingleAsync(session, connection, sql, parameters, static reader => reader.GetGuid(0), cancellationToken),
             cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        const string sql = "DELETE FROM status_updates WHERE id = $1";
-        var deleted = await session.RunAsync(
-            Access.Write,
-            connection => Prepared.ExecuteAsync(session, connection, sql, [Prepared.Value(id)], cancellationToken),
-            cancellationToken).ConfigureAwait(false);
-        return deleted == 1;
+        using var span = Telemetry.Start("statusdata.delete_status_update", Access.Write, session);
+        try
+        {
+            const string sql = "DELETE FROM status_updates WHERE id = $1";
+            NpgsqlParameter[] parameters = [Prepared.Value(id)];
+            var deleted = await session.RunAsync(
+                Access.Write,
+                connection => Prepared.ExecuteAsync(session, connection, sql, parameters, cancellationToken),
+                cancellationToken).ConfigureAwait(false) == 1;
+            Telemetry.Completed(span, written: deleted);
+            return deleted;
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
+        {
+            throw;
+        }
     }
 
-    private async Task<List<StatusUpdate>> QueryAsync(string sql, object parameters, CancellationToken cancellationToken) =>
-        (await session.RunAsync(
+    private ValueTask<List<StatusUpdate>> QueryStatusUpdatesAsync(string sql, NpgsqlParameter[] parameters, int capacity, CancellationToken cancellationToken) =>
+        session.RunAsync(
             Access.Read,
-            connection => connection.QueryAsync<StatusUpdate>(new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken)),
-            cancellationToken).ConfigureAwait(false)).AsList();
+            connection => Prepared.QueryListAsync(session, connection, sql, parameters, capacity, static reader => Prepared.ReadStatusUpdate(reader, 0), cancellationToken),
+            cancellationToken);
 
-    /// <summary>One status update with its author, by a single-row statement (prepared, read by ordinal).</summary>
-    private Task<StatusUpdateWithAuthor?> QueryWithAuthorSingleAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
+    /// <summary>One status update with its author, by a single-row statement.</summary>
+    private ValueTask<StatusUpdateWithAuthor?> QueryWithAuthorSingleAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
         session.RunAsync(
             access,
             connection => Prepared.QuerySingleAsync(session, connection, sql, parameters, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),

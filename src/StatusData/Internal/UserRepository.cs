@@ -1,213 +1,349 @@
-using Dapper;
 using Npgsql;
 
 namespace StatusData.Internal;
 
 /// <summary>
-/// <c>users</c>, in hand-written SQL. Single-row statements run prepared with positional parameters
-/// and are read by ordinal (<see cref="Prepared"/>); lists go through Dapper, whose columns are aliased
-/// to the <see cref="User"/> constructor's parameter names because Dapper maps positional records by
-/// name, count, order and type.
+/// <c>users</c>, in hand-written SQL: every statement runs prepared with positional parameters and is read
+/// by ordinal (<see cref="Prepared"/>). Each public method is one span (<see cref="Telemetry"/>).
 /// </summary>
 internal sealed class UserRepository(Session session) : IUserRepository
 {
     public async Task<User> CreateAsync(string username, string displayName, string email, string passwordHash, string? avatarUrl = null, CancellationToken cancellationToken = default)
     {
-        Guard.Text(username, 50, nameof(username));
-        Guard.Text(displayName, 100, nameof(displayName));
-        Guard.Text(email, 255, nameof(email));
-        Guard.Text(passwordHash, 255, nameof(passwordHash));
-        Guard.OptionalText(avatarUrl, 500, nameof(avatarUrl));
+        using var span = Telemetry.Start("statusdata.create_user", Access.Write, session);
+        try
+        {
+            Guard.Text(username, 50, nameof(username));
+            Guard.Text(displayName, 100, nameof(displayName));
+            Guard.Text(email, 255, nameof(email));
+            Guard.Text(passwordHash, 255, nameof(passwordHash));
+            Guard.OptionalText(avatarUrl, 500, nameof(avatarUrl));
 
-        // UUIDv7: time-ordered, so new rows append to the primary-key index instead of splitting random pages.
-        var user = new User(Guid.CreateVersion7(session.Time.GetUtcNow()), username, displayName, email, passwordHash, avatarUrl, 0, 0, 0, null, session.UtcNow());
-        const string sql = """
-            INSERT INTO users (id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, NULL, $7)
-            """;
-        await session.RunAsync(
-            Access.Write,
-            connection => Prepared.ExecuteAsync(
-                session,
-                connection,
-                sql,
-                [
-                    Prepared.Value(user.Id),
-                    Prepared.Value(user.Username),
-                    Prepared.Value(user.DisplayName),
-                    Prepared.Value(user.Email),
-                    Prepared.Value(user.PasswordHash),
-                    Prepared.Nullable(user.AvatarUrl),
-                    Prepared.Value(user.CreatedAt),
-                ],
-                cancellationToken),
-            cancellationToken).ConfigureAwait(false);
-        return user;
+            // UUIDv7: time-ordered, so new rows append to the primary-key index instead of splitting random pages.
+            var user = new User(Guid.CreateVersion7(session.Time.GetUtcNow()), username, displayName, email, passwordHash, avatarUrl, 0, 0, 0, null, session.UtcNow());
+            const string sql = """
+                INSERT INTO users (id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, NULL, $7)
+                """;
+            NpgsqlParameter[] parameters =
+            [
+                Prepared.Value(user.Id),
+                Prepared.Value(user.Username),
+                Prepared.Value(user.DisplayName),
+                Prepared.Value(user.Email),
+                Prepared.Value(user.PasswordHash),
+                Prepared.Nullable(user.AvatarUrl),
+                Prepared.Value(user.CreatedAt),
+            ];
+            await session.RunAsync(
+                Access.Write,
+                connection => Prepared.ExecuteAsync(session, connection, sql, parameters, cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+            Telemetry.Completed(span, written: true);
+            return user;
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
+        {
+            throw;
+        }
     }
 
-    public Task<User?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
-        QueryUserAsync("SELECT id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at FROM users WHERE id = $1", [Prepared.Value(id)], Access.Read, cancellationToken);
-
-    public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken = default)
+    public async Task<User?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        Guard.Lookup(username, nameof(username));
-        return QueryUserAsync("SELECT id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at FROM users WHERE username = $1", [Prepared.Value(username)], Access.Read, cancellationToken);
+        using var span = Telemetry.Start("statusdata.get_user", Access.Read, session);
+        try
+        {
+            const string sql = $"SELECT {Prepared.UserColumns} FROM users WHERE id = $1";
+            return await QueryUserAsync(sql, [Prepared.Value(id)], Access.Read, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
     }
 
-    public Task<User?> GetByEmailAsync(string email, CancellationToken cancellationToken = default)
+    public async Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken = default)
     {
-        Guard.Lookup(email, nameof(email));
-        return QueryUserAsync("SELECT id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at FROM users WHERE email = $1", [Prepared.Value(email)], Access.Read, cancellationToken);
+        using var span = Telemetry.Start("statusdata.get_user_by_username", Access.Read, session);
+        try
+        {
+            Guard.Lookup(username, nameof(username));
+            const string sql = $"SELECT {Prepared.UserColumns} FROM users WHERE username = $1";
+            return await QueryUserAsync(sql, [Prepared.Value(username)], Access.Read, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
+    }
+
+    public async Task<User?> GetByEmailAsync(string email, CancellationToken cancellationToken = default)
+    {
+        using var span = Telemetry.Start("statusdata.get_user_by_email", Access.Read, session);
+        try
+        {
+            Guard.Lookup(email, nameof(email));
+            const string sql = $"SELECT {Prepared.UserColumns} FROM users WHERE email = $1";
+            return await QueryUserAsync(sql, [Prepared.Value(email)], Access.Read, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
     }
 
     public async Task<User> UpdateProfileAsync(Guid id, string displayName, string email, string? avatarUrl, CancellationToken cancellationToken = default)
     {
-        Guard.Text(displayName, 100, nameof(displayName));
-        Guard.Text(email, 255, nameof(email));
-        Guard.OptionalText(avatarUrl, 500, nameof(avatarUrl));
-        const string sql = """
-            UPDATE users SET display_name = $2, email = $3, avatar_url = $4
-            WHERE id = $1
-            RETURNING id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at
-            """;
-        return await QueryUserAsync(
-                sql,
-                [Prepared.Value(id), Prepared.Value(displayName), Prepared.Value(email), Prepared.Nullable(avatarUrl)],
-                Access.Write,
-                cancellationToken).ConfigureAwait(false)
-            ?? throw new UserNotFoundException(id);
+        using var span = Telemetry.Start("statusdata.update_profile", Access.Write, session);
+        try
+        {
+            Guard.Text(displayName, 100, nameof(displayName));
+            Guard.Text(email, 255, nameof(email));
+            Guard.OptionalText(avatarUrl, 500, nameof(avatarUrl));
+            const string sql = $"""
+                UPDATE users SET display_name = $2, email = $3, avatar_url = $4
+                WHERE id = $1
+                RETURNING {Prepared.UserColumns}
+                """;
+            var updated = await QueryUserAsync(
+                    sql,
+                    [Prepared.Value(id), Prepared.Value(displayName), Prepared.Value(email), Prepared.Nullable(avatarUrl)],
+                    Access.Write,
+                    cancellationToken).ConfigureAwait(false)
+                ?? throw new UserNotFoundException(id);
+            Telemetry.Completed(span, written: true);
+            return updated;
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
+        {
+            throw;
+        }
     }
 
     public async Task SetPasswordHashAsync(Guid id, string passwordHash, CancellationToken cancellationToken = default)
     {
-        Guard.Text(passwordHash, 255, nameof(passwordHash));
-        const string sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
-        var updated = await session.RunAsync(
-            Access.Write,
-            connection => Prepared.ExecuteAsync(session, connection, sql, [Prepared.Value(id), Prepared.Value(passwordHash)], cancellationToken),
-            cancellationToken).ConfigureAwait(false);
-        if (updated == 0)
+        using var span = Telemetry.Start("statusdata.set_password_hash", Access.Write, session);
+        try
         {
-            throw new UserNotFoundException(id);
+            Guard.Text(passwordHash, 255, nameof(passwordHash));
+            const string sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
+            NpgsqlParameter[] parameters = [Prepared.Value(id), Prepared.Value(passwordHash)];
+            var updated = await session.RunAsync(
+                Access.Write,
+                connection => Prepared.ExecuteAsync(session, connection, sql, parameters, cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+            if (updated == 0)
+            {
+                throw new UserNotFoundException(id);
+            }
+
+            Telemetry.Completed(span, written: true);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
+        {
+            throw;
         }
     }
 
     public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        // One round trip, one implicit transaction (or the caller's). The user row is locked first, so a
-        // concurrent post either committed before (its update is then deleted here) or waits and then
-        // finds no user: never an orphaned status update, never a foreign-key failure.
-        const string lockUser = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE";
-        const string deleteUpdates = "DELETE FROM status_updates WHERE user_id = $1";
-        const string deleteUser = "DELETE FROM users WHERE id = $1";
-        return await session.RunAsync(
-            Access.Write,
+        using var span = Telemetry.Start("statusdata.delete_user", Access.Write, session);
+        try
+        {
+            // One round trip, one implicit transaction (or the caller's). The user row is locked first, so a
+            // concurrent post either committed before (its update is then deleted here) or waits and then
+            // finds no user: never an orphaned status update, never a foreign-key failure.
+            const string lockUser = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE";
+            const string deleteUpdates = "DELETE FROM status_updates WHERE user_id = $1";
+            const string deleteUser = "DELETE FROM users WHERE id = $1";
+            var deleted = await session.RunAsync(
+                Access.Write,
+                async connection =>
+                {
+                    var batch = new NpgsqlBatch(connection, session.Transaction)
+                    {
+                        BatchCommands =
+                        {
+                            new NpgsqlBatchCommand(lockUser) { Parameters = { Prepared.Value(id) } },
+                            new NpgsqlBatchCommand(deleteUpdates) { Parameters = { Prepared.Value(id) } },
+                            new NpgsqlBatchCommand(deleteUser) { Parameters = { Prepared.Value(id) } },
+                        },
+                    };
+                    await using (batch.ConfigureAwait(false))
+                    {
+                        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                        return batch.BatchCommands[2].RecordsAffected == 1;
+                    }
+                },
+                cancellationToken).ConfigureAwait(false);
+            Telemetry.Completed(span, written: deleted);
+            return deleted;
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
+        {
+            throw;
+        }
+    }
+
+    public async Task<IReadOnlyList<User>> GetLeaderboardAsync(int count, CancellationToken cancellationToken = default)
+    {
+        using var span = Telemetry.Start("statusdata.get_leaderboard", Access.Read, session);
+        try
+        {
+            Guard.PageSize(count, nameof(count));
+            const string sql = $"""
+                SELECT {Prepared.UserColumns}
+                FROM users
+                ORDER BY xp DESC, id
+                LIMIT $1
+                """;
+            return await QueryUsersAsync(sql, [Prepared.Value(count)], count, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
+    }
+
+    public async Task<Page<User>> ListAsync(int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
+    {
+        using var span = Telemetry.Start("statusdata.list_users", Access.Read, session);
+        try
+        {
+            Guard.PageSize(limit, nameof(limit));
+            var cursor = after ?? Paging.Start;
+            const string sql = $"""
+                SELECT {Prepared.UserColumns}
+                FROM users
+                WHERE (created_at, id) > ($1, $2)
+                ORDER BY created_at, id
+                LIMIT $3
+                """;
+            var rows = await QueryUsersAsync(
+                sql,
+                [Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)],
+                limit + 1,
+                cancellationToken).ConfigureAwait(false);
+            return Paging.ToPage(rows, limit, PageCursor.After);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
+    }
+
+    public async Task<UserWithStatusUpdates?> GetWithStatusUpdatesAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        using var span = Telemetry.Start("statusdata.get_user_with_status_updates", Access.Read, session);
+        try
+        {
+            var found = await QueryWithStatusUpdatesAsync([id], cancellationToken).ConfigureAwait(false);
+            return found.Count == 0 ? null : found[0];
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
+    }
+
+    public async Task<IReadOnlyList<UserWithStatusUpdates>> GetManyWithStatusUpdatesAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken = default)
+    {
+        using var span = Telemetry.Start("statusdata.get_users_with_status_updates", Access.Read, session);
+        try
+        {
+            ArgumentNullException.ThrowIfNull(ids);
+            return ids.Count == 0 ? [] : await QueryWithStatusUpdatesAsync(ids.Distinct().ToArray(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
+        {
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Selectin loading: one query for the users and one for all of their updates, sent together in one
+    /// batch (one round trip), in the order of <paramref name="ids"/> (distinct), skipping ids without a user.
+    /// </summary>
+    private ValueTask<List<UserWithStatusUpdates>> QueryWithStatusUpdatesAsync(Guid[] ids, CancellationToken cancellationToken)
+    {
+        const string users = $"SELECT {Prepared.UserColumns} FROM users WHERE id = ANY($1)";
+        const string updates = $"""
+            SELECT {Prepared.StatusUpdateColumns}
+            FROM status_updates
+            WHERE user_id = ANY($1)
+            ORDER BY user_id, created_at DESC, id DESC
+            """;
+        return session.RunAsync(
+            Access.Read,
             async connection =>
             {
                 var batch = new NpgsqlBatch(connection, session.Transaction)
                 {
                     BatchCommands =
                     {
-                        new NpgsqlBatchCommand(lockUser) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = id } } },
-                        new NpgsqlBatchCommand(deleteUpdates) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = id } } },
-                        new NpgsqlBatchCommand(deleteUser) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = id } } },
+                        new NpgsqlBatchCommand(users) { Parameters = { Prepared.Value(ids) } },
+                        new NpgsqlBatchCommand(updates) { Parameters = { Prepared.Value(ids) } },
                     },
                 };
                 await using (batch.ConfigureAwait(false))
                 {
-                    await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                    return batch.BatchCommands[2].RecordsAffected == 1;
+                    if (session.Options.PrepareStatements)
+                    {
+                        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var byId = new Dictionary<Guid, User>(ids.Length);
+                    var updatesOf = new Dictionary<Guid, List<StatusUpdate>>(ids.Length);
+                    var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            var user = Prepared.ReadUser(reader, 0);
+                            byId[user.Id] = user;
+                        }
+
+                        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+
+                        // Ordered by user_id: each user's updates are one run of rows.
+                        List<StatusUpdate>? run = null;
+                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            var update = Prepared.ReadStatusUpdate(reader, 0);
+                            if (run is null || run[0].UserId != update.UserId)
+                            {
+                                run = [];
+                                updatesOf[update.UserId] = run;
+                            }
+
+                            run.Add(update);
+                        }
+                    }
+
+                    var result = new List<UserWithStatusUpdates>(byId.Count);
+                    foreach (var id in ids)
+                    {
+                        if (byId.TryGetValue(id, out var user))
+                        {
+                            result.Add(new UserWithStatusUpdates(user, updatesOf.TryGetValue(id, out var list) ? list : []));
+                        }
+                    }
+
+                    return result;
                 }
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken);
     }
 
-    public async Task<IReadOnlyList<User>> GetLeaderboardAsync(int count, CancellationToken cancellationToken = default)
-    {
-        Guard.PageSize(count, nameof(count));
-        const string sql = """
-            SELECT id, username, display_name AS displayname, email, password_hash AS passwordhash, avatar_url AS avatarurl,
-                   xp, current_streak AS currentstreak, longest_streak AS longeststreak, last_post_date AS lastpostdate, created_at AS createdat
-            FROM users
-            ORDER BY xp DESC, id
-            LIMIT @count
-            """;
-        return await QueryAsync(sql, new { count }, cancellationToken).ConfigureAwait(false);
-    }
-
-    public async Task<Page<User>> ListAsync(int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
-    {
-        Guard.PageSize(limit, nameof(limit));
-        var cursor = after ?? DbValue.Start;
-        const string sql = """
-            SELECT id, username, display_name AS displayname, email, password_hash AS passwordhash, avatar_url AS avatarurl,
-                   xp, current_streak AS currentstreak, longest_streak AS longeststreak, last_post_date AS lastpostdate, created_at AS createdat
-            FROM users
-            WHERE (created_at, id) > (@afterCreatedAt, @afterId)
-            ORDER BY created_at, id
-            LIMIT @take
-            """;
-        var rows = await QueryAsync(
-            sql,
-            new { afterCreatedAt = DbValue.CursorTimestamp(cursor, nameof(after)), afterId = cursor.Id, take = limit + 1 },
-            cancellationToken).ConfigureAwait(false);
-        return Paging.ToPage(rows, limit, PageCursor.After);
-    }
-
-    public async Task<UserWithStatusUpdates?> GetWithStatusUpdatesAsync(Guid id, CancellationToken cancellationToken = default)
-    {
-        var found = await GetManyWithStatusUpdatesAsync([id], cancellationToken).ConfigureAwait(false);
-        return found.Count == 0 ? null : found[0];
-    }
-
-    public async Task<IReadOnlyList<UserWithStatusUpdates>> GetManyWithStatusUpdatesAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        if (ids.Count == 0)
-        {
-            return [];
-        }
-
-        // Selectin loading: one query for the users and one for all of their updates, sent together.
-        const string sql = """
-            SELECT id, username, display_name AS displayname, email, password_hash AS passwordhash, avatar_url AS avatarurl,
-                   xp, current_streak AS currentstreak, longest_streak AS longeststreak, last_post_date AS lastpostdate, created_at AS createdat
-            FROM users
-            WHERE id = ANY(@ids);
-
-            SELECT id, user_id AS userid, message, category, created_at AS createdat
-            FROM status_updates
-            WHERE user_id = ANY(@ids)
-            ORDER BY user_id, created_at DESC, id DESC;
-            """;
-        var distinct = ids.Distinct().ToArray();
-        return await session.RunAsync(
-            Access.Read,
-            async connection =>
-            {
-                var reader = await connection.QueryMultipleAsync(new CommandDefinition(sql, new { ids = distinct }, session.Transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-                await using (reader.ConfigureAwait(false))
-                {
-                    var users = (await reader.ReadAsync<User>().ConfigureAwait(false)).ToDictionary(u => u.Id);
-                    var updates = (await reader.ReadAsync<StatusUpdate>().ConfigureAwait(false)).ToLookup(s => s.UserId);
-                    return (IReadOnlyList<UserWithStatusUpdates>)distinct
-                        .Where(users.ContainsKey)
-                        .Select(userId => new UserWithStatusUpdates(users[userId], updates[userId].ToList()))
-                        .ToList();
-                }
-            },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    private Task<User?> QueryUserAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
+    private ValueTask<User?> QueryUserAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
         session.RunAsync(
             access,
             connection => Prepared.QuerySingleAsync(session, connection, sql, parameters, static reader => Prepared.ReadUser(reader, 0), cancellationToken),
             cancellationToken);
 
-    private async Task<List<User>> QueryAsync(string sql, object parameters, CancellationToken cancellationToken) =>
-        (await session.RunAsync(
+    private ValueTask<List<User>> QueryUsersAsync(string sql, NpgsqlParameter[] parameters, int capacity, CancellationToken cancellationToken) =>
+        session.RunAsync(
             Access.Read,
-            connection => connection.QueryAsync<User>(new CommandDefinition(sql, parameters, session.Transaction, cancellationToken: cancellationToken)),
-            cancellationToken).ConfigureAwait(false)).AsList();
+            connection => Prepared.QueryListAsync(session, connection, sql, parameters, capacity, static reader => Prepared.ReadUser(reader, 0), cancellationToken),
+            cancellationToken);
 }

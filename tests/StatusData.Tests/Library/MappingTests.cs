@@ -1,11 +1,10 @@
-using Dapper;
 using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
 namespace StatusData.Tests.Library;
 
-/// <summary>Rows written the Python way read back exactly; session settings and Dapper's global state don't matter.</summary>
+/// <summary>Rows written the Python way read back exactly; session settings don't matter.</summary>
 public sealed class MappingTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -69,19 +68,6 @@ public sealed class MappingTests(DatabaseFixture database) : IClassFixture<Datab
         Assert.Equal(await inUtc.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct), await inZone.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
         Assert.Equal(posted, await inUtc.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
         Assert.Equal(DateTimeKind.Utc, (await inZone.Users.GetByIdAsync(created.Id, Ct))!.CreatedAt.Kind);
-    }
-
-    [Fact]
-    public async Task UsingTheLibraryLeavesDapperGlobalSettingsAsTheHostHadThem()
-    {
-        var db = new StatusDatabase(database.DataSource);
-        var name = Unique.Name();
-        var user = await db.Users.CreateAsync(name, "D", Unique.Email(name), "hash", null, Ct);
-        await db.StatusUpdates.PostAsync(user.Id, "m", "c", 1, new DateOnly(2026, 1, 1), Ct);
-
-        Assert.False(SqlMapper.HasTypeHandler(typeof(DateOnly)));
-        Assert.False(SqlMapper.HasTypeHandler(typeof(DateTime)));
-        Assert.False(DefaultTypeMap.MatchNamesWithUnderscores);
     }
 
     [Fact]

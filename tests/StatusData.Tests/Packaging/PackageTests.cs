@@ -42,6 +42,10 @@ public sealed class PackageTests : IDisposable
             var ns = nuspec.Root!.GetDefaultNamespace();
             Assert.Equal("PACKAGE.md", nuspec.Root.Element(ns + "metadata")!.Element(ns + "readme")!.Value);
             Assert.NotNull(nuspec.Root.Element(ns + "metadata")!.Element(ns + "repository")!.Attribute("commit"));
+
+            // Rows are read by ordinal over Npgsql (docs/library.md): no mapper, so none of the host's Dapper settings matter.
+            var dependencies = nuspec.Descendants(ns + "dependency").Select(d => (string)d.Attribute("id")!).Order().ToList();
+            Assert.Equal(["Microsoft.Extensions.DependencyInjection.Abstractions", "Microsoft.Extensions.Diagnostics.HealthChecks", "Microsoft.Extensions.Options", "Npgsql"], dependencies);
         }
 
         // The migrations library brings FluentMigrator, not the command line: no System.CommandLine, no exe, not a tool.
