@@ -36,10 +36,10 @@ public sealed partial class StatusDataMigrator
     /// <summary>The table that records applied versions.</summary>
     public const string VersionTable = VersionInfoTable.Name;
 
-    /// <summary>The advisory-lock key all StatusData runners share: the ASCII bytes of "STATUSDA".</summary>
+    /// <summary>The advisory-lock key all StatusData runners share: the ASCII bytes of "STATUSDA". Never change it: runners of different releases exclude each other only through it.</summary>
     internal const long LockKey = 0x5354_4154_5553_4441;
 
-    // The same lock as a literal statement, for printed scripts (ScriptTests pins it to LockKey).
+    // The same lock as a literal statement, for printed scripts (ScriptTests and LockTests pin both to one literal).
     private const string ScriptLockStatement = "SELECT pg_advisory_xact_lock(6004496033656292417);";
 
     private readonly NpgsqlConnectionStringBuilder _connection;
