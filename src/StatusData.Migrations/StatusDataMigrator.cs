@@ -36,10 +36,10 @@ public sealed partial class StatusDataMigrator
     /// <summary>The table that records applied versions.</summary>
     public const string VersionTable = VersionInfoTable.Name;
 
-    /// <summary>The advisory-lock key all StatusData runners share: the ASCII bytes of "STATUSDA".</summary>
+    /// <summary>The advisory-lock key all StatusData runners share: the ASCII bytes of "STATUSDA". Never change it: runners of different releases exclude each other only through it.</summary>
     internal const long LockKey = 0x5354_4154_5553_4441;
 
-    // The same lock as a literal statement, for printed scripts (ScriptTests pins it to LockKey).
+    // The same lock as a literal statement, for printed scripts (ScriptTests and LockTests pin both to one literal).
     private const string ScriptLockStatement = "SELECT pg_advisory_xact_lock(6004496033656292417);";
 
     private readonly NpgsqlConnectionStringBuilder _connection;
@@ -116,7 +116,7 @@ public sealed partial class StatusDataMigrator
         // Every check has passed: only now does anything change.
         if (pending.Count > 0 && !state.VersionTableExists)
         {
-            await session.ExecuteAsync(VersionInfoTable.CreateSql, inLock: false, cancellationToken).ConfigureAwait(false);
+            await session.CreateVersionTableAsync(inLock: false, cancellationToken).ConfigureAwait(false);
         }
 
         state = await session.BringUpToDateAsync(state, cancellationToken).ConfigureAwait(false);
@@ -227,7 +227,7 @@ public sealed partial class StatusDataMigrator
                 + Environment.NewLine + string.Join(Environment.NewLine, differences.Select(d => "  " + d)));
         }
 
-        await session.ExecuteAsync(VersionInfoTable.CreateSql, inLock: true, cancellationToken).ConfigureAwait(false);
+        await session.CreateVersionTableAsync(inLock: true, cancellationToken).ConfigureAwait(false);
         foreach (var migration in toRecord)
         {
             await VersionInfoTable.InsertAsync(session.Connection, migration.Version, migration.Description, migration.Checksum, cancellationToken).ConfigureAwait(false);
@@ -680,12 +680,12 @@ public sealed partial class StatusDataMigrator
         }
 
         /// <summary>
-        /// Runs a statement of ours: in the lock's transaction if <paramref name="inLock"/> (it takes effect at
-        /// <see cref="CommitAsync"/>), else in one of its own, committed at once.
+        /// Creates <c>version_info</c> if missing: in the lock's transaction if <paramref name="inLock"/> (it takes
+        /// effect at <see cref="CommitAsync"/>), else in one of its own, committed at once.
         /// </summary>
-        public async Task ExecuteAsync(string sql, bool inLock, CancellationToken cancellationToken)
+        public async Task CreateVersionTableAsync(bool inLock, CancellationToken cancellationToken)
         {
-            using var command = inLock ? new NpgsqlCommand(sql, _connection, _transaction) : _dataSource.CreateCommand(sql);
+            using var command = inLock ? new NpgsqlCommand(VersionInfoTable.CreateSql, _connection, _transaction) : _dataSource.CreateCommand(VersionInfoTable.CreateSql);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 

@@ -1,6 +1,7 @@
 using FluentMigrator;
 using Npgsql;
 using StatusData.Migrations.Tests.Support;
+using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests;
 
@@ -14,7 +15,7 @@ public sealed class LockTests
         await using var db = await TestDb.CreateEmptyAsync("lock", ct);
         await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false;Application Name=lock-holder");
         await holder.OpenAsync(ct);
-        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({StatusDataMigrator.LockKey})", holder))
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock.Key})", holder))
         {
             await take.ExecuteNonQueryAsync(ct);
         }
@@ -29,7 +30,7 @@ public sealed class LockTests
         Assert.Contains($"backend pid {holder.ProcessID}", cli.Stderr, StringComparison.Ordinal);
         Assert.Empty(await db.RelationsAsync(ct));
 
-        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({StatusDataMigrator.LockKey})", holder))
+        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLock.Key})", holder))
         {
             Assert.True((bool)(await release.ExecuteScalarAsync(ct))!);
         }
@@ -74,7 +75,7 @@ public sealed class LockTests
         await using var db = await TestDb.CreateEmptyAsync("locktiny", ct);
         await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false");
         await holder.OpenAsync(ct);
-        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({StatusDataMigrator.LockKey})", holder))
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock.Key})", holder))
         {
             await take.ExecuteNonQueryAsync(ct);
         }

@@ -1,4 +1,5 @@
 using StatusData.Migrations.Tests.Support;
+using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests;
 
@@ -25,7 +26,7 @@ public sealed class ScriptTests
             $"INSERT INTO \"public\".\"version_info\" (\"version\",\"applied_on\",\"description\",\"checksum\") VALUES (202611220900,now(),'keyset pagination indexes','{Known.KeysetIndexesChecksum}');");
         Assert.Equal(2, Count(sql, "BEGIN;"));
         Assert.Equal(2, Count(sql, "COMMIT;"));
-        Assert.Equal(2, Count(sql, $"SELECT pg_advisory_xact_lock({StatusDataMigrator.LockKey});"));
+        Assert.Equal(2, Count(sql, $"SELECT pg_advisory_xact_lock({MigrationLock.Key});"));
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Npgsql;
 using StatusData.TestMigrations;
 using StatusData.TestSupport;
@@ -13,19 +12,9 @@ namespace StatusData.Tests.Reliability;
 /// </summary>
 public sealed class MigrationFaultTests
 {
-    /// <summary>
-    /// StatusDataMigrator.LockKey (internal to StatusData.Migrations, visible to its own tests only): the
-    /// ASCII bytes of "STATUSDA". Hard-coded here, and checked against its definition below.
-    /// </summary>
-    private const long LockKey = 0x5354_4154_5553_4441;
-
     private const string Password = "s3cret-Reliability-pw";
 
     private const long SlowVersion = 209901010000;
-
-    [Fact]
-    public void TheLockKeyIsTheAsciiOfStatusda() =>
-        Assert.Equal(LockKey, BinaryPrimitives.ReadInt64BigEndian("STATUSDA"u8));
 
     [Fact]
     public async Task SigkillOfTheCliInTheMiddleOfAMigrationLeavesThePreviousVersionAndARerunCompletes()
@@ -89,7 +78,7 @@ public sealed class MigrationFaultTests
             await holder.OpenAsync(ct);
             await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock($1)", holder))
             {
-                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = LockKey });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = MigrationLock.Key });
                 await command.ExecuteNonQueryAsync(ct);
             }
 

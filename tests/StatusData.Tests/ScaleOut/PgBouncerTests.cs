@@ -42,9 +42,6 @@ public sealed class PgBouncerFixture : IAsyncLifetime
 /// </summary>
 public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgBouncerFixture>
 {
-    // StatusDataMigrator.LockKey (internal): the ASCII bytes of "STATUSDA".
-    private const long MigrationLockKey = 0x5354_4154_5553_4441;
-
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 6, 10, 12, 0, 0, TimeSpan.Zero));
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -197,7 +194,7 @@ public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgB
         var direct = await fixture.Databases.CreateEmptyAsync("bouncerlock", Ct);
         await using var holder = new NpgsqlConnection(direct + ";Pooling=false;Application Name=bouncer-lock-holder");
         await holder.OpenAsync(Ct);
-        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLockKey})", holder))
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock.Key})", holder))
         {
             await take.ExecuteNonQueryAsync(Ct);
         }
@@ -208,7 +205,7 @@ public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgB
         Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
         Assert.Contains($"backend pid {holder.ProcessID} (application 'bouncer-lock-holder'", e.Message, StringComparison.Ordinal);
 
-        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLockKey})", holder))
+        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLock.Key})", holder))
         {
             await release.ExecuteNonQueryAsync(Ct);
         }

@@ -1,0 +1,14 @@
+namespace StatusData.TestSupport;
+
+/// <summary>The migration lock as a deployment sees it.</summary>
+public static class MigrationLock
+{
+    /// <summary>
+    /// The advisory-lock key every StatusData migration runner takes (<c>pg_advisory_xact_lock</c>), as
+    /// shipped: StatusDataMigrator.LockKey, 0x5354415455534441, the ASCII bytes of "STATUSDA". A literal on
+    /// purpose, not the code's constant: runners of different releases exclude each other only while they
+    /// take the same key, so changing it breaks running deployments (an old and a new runner would migrate
+    /// one database at once). The tests hold this key and expect the runner and its scripts to wait for it.
+    /// </summary>
+    public const long Key = 6004496033656292417;
+}
