@@ -11,74 +11,27 @@ namespace StatusData.Migrations.Cli;
 /// </summary>
 internal static class GrantCommand
 {
-    public static Command Create(Option<string?> connectionOption)
+    public static Command Create()
     {
         var role = new Argument<string>("role") { Description = "The application's role (exact, case-sensitive)." };
         var create = new Option<bool>("--create") { Description = "Create the role as a NOLOGIN group role if it does not exist; give LOGIN roles membership in it." };
         var command = new Command("grant-app-role", "Give a role exactly SELECT, INSERT, UPDATE and DELETE on users and status_updates, and nothing else.") { role, create };
-        command.SetAction((result, ct) => RunAsync(result.GetValue(connectionOption), result.GetValue(role)!, result.GetValue(create), ct));
-        return command;
-    }
-
-    private static async Task<int> RunAsync(string? connectionOption, string role, bool create, CancellationToken cancellationToken)
-    {
-        var connectionString = connectionOption ?? Environment.GetEnvironmentVariable("STATUSDATA_CONNECTION");
-        if (string.IsNullOrWhiteSpace(connectionString))
+        command.SetAction((result, ct) => CommandRunner.RunAsync(result, async target =>
         {
-            await Console.Error.WriteLineAsync("error: no connection string. Pass --connection \"Host=...;Database=...;Username=...\" or set STATUSDATA_CONNECTION.");
-            return ExitCodes.Usage;
-        }
-
-        NpgsqlDataSourceBuilder builder;
-        try
-        {
-            builder = new NpgsqlDataSourceBuilder(connectionString);
-        }
-        catch (ArgumentException e)
-        {
-            await Console.Error.WriteLineAsync("error: invalid connection string: " + e.Message);
-            return ExitCodes.Usage;
-        }
-
-        var password = builder.ConnectionStringBuilder.Password;
-        builder.ConnectionStringBuilder.ApplicationName ??= "statusdata-migrate";
-        var target = $"{builder.ConnectionStringBuilder.Host}:{builder.ConnectionStringBuilder.Port}/{builder.ConnectionStringBuilder.Database ?? builder.ConnectionStringBuilder.Username}";
-        await using var dataSource = builder.Build();
-        try
-        {
-            await Console.Error.WriteLineAsync("target: " + target);
-            var result = await ApplicationRole.GrantAsync(dataSource, role, create, cancellationToken);
-            foreach (var statement in result.Statements)
+            await using var dataSource = NpgsqlDataSource.Create(target.ConnectionString);
+            var granted = await ApplicationRole.GrantAsync(dataSource, result.GetValue(role)!, result.GetValue(create), ct);
+            foreach (var statement in granted.Statements)
             {
                 await Console.Out.WriteLineAsync(statement + ";");
             }
 
-            foreach (var warning in result.Warnings)
+            foreach (var warning in granted.Warnings)
             {
-                await Console.Error.WriteLineAsync("warn: " + Redaction.Redact(warning, password));
+                await Console.Error.WriteLineAsync("warn: " + Redaction.Redact(warning, target.Password));
             }
 
             return ExitCodes.Success;
-        }
-        catch (ArgumentException e)
-        {
-            await Console.Error.WriteLineAsync("error: " + e.Message);
-            return ExitCodes.Usage;
-        }
-        catch (MigrationException e)
-        {
-            await Console.Error.WriteLineAsync("error: " + Redaction.Redact(e.Message, password));
-            return e.Failure switch
-            {
-                MigrationFailure.InvalidRequest => ExitCodes.Usage,
-                MigrationFailure.Refused => ExitCodes.Refused,
-                _ => ExitCodes.Failure,
-            };
-        }
-        catch (NpgsqlException e)
-        {
-            await Console.Error.WriteLineAsync($"error: database error on {target}: {Redaction.Redact(e.Message, password)}");
-            return ExitCodes.Failure;
-        }
+        }, ct));
+        return command;
     }
 }

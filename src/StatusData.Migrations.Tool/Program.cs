@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using FluentMigrator;
-using Npgsql;
 
 namespace StatusData.Migrations.Cli;
 
@@ -12,12 +11,6 @@ namespace StatusData.Migrations.Cli;
 /// </summary>
 internal static class Program
 {
-    private static readonly Option<string?> ConnectionOption = new("--connection", "-c")
-    {
-        Description = "Npgsql connection string. Default: the STATUSDATA_CONNECTION environment variable.",
-        Recursive = true,
-    };
-
     private static readonly Option<int> LockTimeoutOption = new("--lock-timeout")
     {
         Description = "Seconds to wait for the migration lock (and table locks) before giving up.",
@@ -28,18 +21,18 @@ internal static class Program
     public static async Task<int> Main(string[] args)
     {
         var root = new RootCommand("Applies, reverts and inspects StatusData schema migrations.");
-        root.Options.Add(ConnectionOption);
+        root.Options.Add(CommandRunner.ConnectionOption);
         root.Options.Add(LockTimeoutOption);
         root.Options.Add(ExtraMigrations.Option);
 
         var upTo = new Option<long?>("--to") { Description = "Last version to apply (default: the latest)." };
         var allowDrift = new Option<bool>("--allow-drift") { Description = "Proceed although an applied migration changed since it was applied." };
         var up = new Command("up", "Apply pending migrations, up to the latest or to --to.") { upTo, allowDrift };
-        up.SetAction((result, ct) => RunAsync(result, runner => runner.UpAsync(result.GetValue(upTo), ct), result.GetValue(allowDrift), ct));
+        up.SetAction((result, ct) => MigrateAsync(result, runner => runner.UpAsync(result.GetValue(upTo), ct), result.GetValue(allowDrift), ct));
 
         var downTo = new Option<long>("--to") { Description = "Version to end at; 0 reverts everything.", Required = true };
         var down = new Command("down", "Revert applied migrations newer than --to, newest first.") { downTo };
-        down.SetAction((result, ct) => RunAsync(result, runner => runner.DownAsync(result.GetValue(downTo), ct), false, ct));
+        down.SetAction((result, ct) => MigrateAsync(result, runner => runner.DownAsync(result.GetValue(downTo), ct), false, ct));
 
         var steps = new Option<int>("--steps") { Description = "How many of the latest applied migrations to revert.", DefaultValueFactory = _ => 1 };
         steps.Validators.Add(option =>
@@ -50,7 +43,7 @@ internal static class Program
             }
         });
         var rollback = new Command("rollback", "Revert the last --steps applied migrations.") { steps };
-        rollback.SetAction((result, ct) => RunAsync(result, runner => runner.RollbackAsync(result.GetValue(steps), ct), false, ct));
+        rollback.SetAction((result, ct) => MigrateAsync(result, runner => runner.RollbackAsync(result.GetValue(steps), ct), false, ct));
 
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var status = new Command("status", "Show every known migration, applied or pending, with its applied-on time.") { json };
@@ -69,7 +62,7 @@ internal static class Program
             Arity = ArgumentArity.ZeroOrOne,
         };
         var baseline = new Command("baseline", "Record migrations up to a version as applied without running them, after verifying the schema matches.") { baselineVersion };
-        baseline.SetAction((result, ct) => WithRunnerAsync(result, false, async (runner, _) =>
+        baseline.SetAction((result, ct) => WithRunnerAsync(result, false, async runner =>
         {
             var version = await runner.BaselineAsync(result.GetValue(baselineVersion), ct);
             await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"baselined: the schema matches; migrations up to {version} are recorded as applied without running them"));
@@ -82,7 +75,7 @@ internal static class Program
         root.Subcommands.Add(status);
         root.Subcommands.Add(script);
         root.Subcommands.Add(baseline);
-        root.Subcommands.Add(GrantCommand.Create(ConnectionOption));
+        root.Subcommands.Add(GrantCommand.Create());
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -90,7 +83,7 @@ internal static class Program
             foreach (var error in parsed.Errors)
             {
                 // A parse error quotes the argument it could not place: it may be a connection string.
-                await Console.Error.WriteLineAsync("error: " + Redaction.Redact(error.Message, null));
+                await CommandRunner.ErrorAsync(error.Message, null);
             }
 
             await Console.Error.WriteLineAsync("Run 'statusdata-migrate --help' for usage.");
@@ -100,9 +93,8 @@ internal static class Program
         return await parsed.InvokeAsync();
     }
 
-    private static async Task<int> RunAsync(ParseResult result, Func<StatusDataMigrator, Task<MigrationResult>> action, bool allowDrift, CancellationToken cancellationToken)
-    {
-        return await WithRunnerAsync(result, allowDrift, async (runner, _) =>
+    private static Task<int> MigrateAsync(ParseResult result, Func<StatusDataMigrator, Task<MigrationResult>> action, bool allowDrift, CancellationToken cancellationToken) =>
+        WithRunnerAsync(result, allowDrift, async runner =>
         {
             var outcome = await action(runner);
             foreach (var step in outcome.Steps)
@@ -115,11 +107,9 @@ internal static class Program
                 $"{(outcome.Steps.Count == 0 ? "nothing to do; " : string.Empty)}database is at version {outcome.CurrentVersion}"));
             return ExitCodes.Success;
         }, cancellationToken);
-    }
 
-    private static async Task<int> StatusAsync(ParseResult result, bool asJson, CancellationToken cancellationToken)
-    {
-        return await WithRunnerAsync(result, false, async (runner, _) =>
+    private static Task<int> StatusAsync(ParseResult result, bool asJson, CancellationToken cancellationToken) =>
+        WithRunnerAsync(result, false, async runner =>
         {
             var statuses = await runner.GetStatusAsync(cancellationToken);
             var alembic = await runner.GetAlembicStatusAsync(cancellationToken);
@@ -131,77 +121,29 @@ internal static class Program
 
             return ExitCodes.Success;
         }, cancellationToken);
-    }
 
-    private static async Task<int> ScriptAsync(ParseResult result, MigrationDirection direction, long? from, long? to, CancellationToken cancellationToken)
+    private static Task<int> ScriptAsync(ParseResult result, MigrationDirection direction, long? from, long? to, CancellationToken cancellationToken)
     {
-        if (from is not null)
+        if (from is { } offlineFrom)
         {
             // Offline: the plan comes from --from alone, so no connection string is needed.
-            try
+            return CommandRunner.RunOfflineAsync(async () =>
             {
                 var runner = new StatusDataMigrator("Host=offline", Options(result, false));
-                await Console.Out.WriteAsync(runner.Script(direction, from.Value, to));
+                await Console.Out.WriteAsync(runner.Script(direction, offlineFrom, to));
                 return ExitCodes.Success;
-            }
-            catch (MigrationException e)
-            {
-                return await FailAsync(e.Failure, e.Message, null);
-            }
+            }, cancellationToken);
         }
 
-        return await WithRunnerAsync(result, false, async (runner, _) =>
+        return WithRunnerAsync(result, false, async runner =>
         {
             await Console.Out.WriteAsync(await runner.ScriptAsync(direction, to, cancellationToken));
             return ExitCodes.Success;
         }, cancellationToken);
     }
 
-    private static async Task<int> WithRunnerAsync(ParseResult result, bool allowDrift, Func<StatusDataMigrator, string, Task<int>> action, CancellationToken cancellationToken)
-    {
-        var connectionString = result.GetValue(ConnectionOption) ?? Environment.GetEnvironmentVariable("STATUSDATA_CONNECTION");
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            await Console.Error.WriteLineAsync("error: no connection string. Pass --connection \"Host=...;Database=...;Username=...\" or set STATUSDATA_CONNECTION.");
-            return ExitCodes.Usage;
-        }
-
-        NpgsqlConnectionStringBuilder connection;
-        try
-        {
-            connection = new NpgsqlConnectionStringBuilder(connectionString);
-            connection.ApplicationName ??= "statusdata-migrate";
-
-            // Building a data source validates what parsing does not (e.g. a missing Host): a usage error like the parse above, not a crash.
-            await using var probe = new NpgsqlDataSourceBuilder(connection.ConnectionString).Build();
-        }
-        catch (ArgumentException e)
-        {
-            return await FailAsync(MigrationFailure.InvalidRequest, "invalid connection string: " + e.Message, null);
-        }
-
-        var password = connection.Password;
-        var target = Describe(connection);
-        try
-        {
-            var runner = new StatusDataMigrator(connection.ConnectionString, Options(result, allowDrift), new StderrLogger(password));
-            await Console.Error.WriteLineAsync("target: " + target);
-            return await action(runner, target);
-        }
-        catch (MigrationException e)
-        {
-            return await FailAsync(e.Failure, e.Message, password);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            await Console.Error.WriteLineAsync("error: cancelled; stopped after the migration in flight (if any) finished: status shows what is applied.");
-            return ExitCodes.Failure;
-        }
-        catch (NpgsqlException e)
-        {
-            return await FailAsync(MigrationFailure.MigrationFailed, $"database error on {target}: {e.Message}", password);
-        }
-    }
+    private static Task<int> WithRunnerAsync(ParseResult result, bool allowDrift, Func<StatusDataMigrator, Task<int>> action, CancellationToken cancellationToken) =>
+        CommandRunner.RunAsync(result, target => action(new StatusDataMigrator(target.ConnectionString, Options(result, allowDrift), new StderrLogger(target.Password))), cancellationToken);
 
     private static StatusDataMigratorOptions Options(ParseResult result, bool allowDrift)
     {
@@ -215,22 +157,6 @@ internal static class Program
 
         return ExtraMigrations.Apply(result, new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift });
     }
-
-    private static async Task<int> FailAsync(MigrationFailure failure, string message, string? password)
-    {
-        await Console.Error.WriteLineAsync("error: " + Redaction.Redact(message, password));
-        return failure switch
-        {
-            MigrationFailure.InvalidRequest => ExitCodes.Usage,
-            MigrationFailure.Refused => ExitCodes.Refused,
-            MigrationFailure.LockTimeout => ExitCodes.LockTimeout,
-            _ => ExitCodes.Failure,
-        };
-    }
-
-    /// <summary>Where we connect, for people: never the password.</summary>
-    private static string Describe(NpgsqlConnectionStringBuilder connection) =>
-        string.Create(CultureInfo.InvariantCulture, $"{connection.Host}:{connection.Port}/{connection.Database ?? connection.Username} as {connection.Username ?? Environment.UserName}");
 
     private static class StatusFormat
     {
@@ -268,14 +194,4 @@ internal static class Program
             _ => "unknown-to-code",
         };
     }
-}
-
-/// <summary>The exit codes of <c>statusdata-migrate</c>; documented in docs/migrations.md.</summary>
-internal static class ExitCodes
-{
-    public const int Success = 0;
-    public const int Failure = 1;
-    public const int Usage = 2;
-    public const int Refused = 3;
-    public const int LockTimeout = 4;
 }

@@ -43,7 +43,8 @@ public static class ApplicationRole
     /// <exception cref="MigrationException">
     /// The role does not exist (<see cref="MigrationFailure.InvalidRequest"/>); the role is a superuser or
     /// owns a table, so least privilege is impossible (<see cref="MigrationFailure.Refused"/>); or the
-    /// database refused a statement, e.g. the tables do not exist yet (<see cref="MigrationFailure.MigrationFailed"/>).
+    /// database refused a statement, e.g. the tables do not exist yet (<see cref="MigrationFailure.MigrationFailed"/>);
+    /// or a wait for a lock outlasted the session's <c>lock_timeout</c> (<see cref="MigrationFailure.LockTimeout"/>).
     /// </exception>
     public static async Task<ApplicationRoleResult> GrantAsync(NpgsqlDataSource dataSource, string role, bool createIfMissing = false, CancellationToken cancellationToken = default)
     {
@@ -117,7 +118,9 @@ public static class ApplicationRole
         }
         catch (PostgresException e)
         {
-            throw new MigrationException(MigrationFailure.MigrationFailed, $"Granting role \"{role}\" failed: {e.SqlState} {e.MessageText}. Nothing was changed. (Run 'up' first if the tables do not exist; run this as the tables' owner.)", e);
+            // 55P03: the session's lock_timeout ran out, e.g. behind another transaction's uncommitted GRANT on the same table.
+            var failure = e.SqlState == PostgresErrorCodes.LockNotAvailable ? MigrationFailure.LockTimeout : MigrationFailure.MigrationFailed;
+            throw new MigrationException(failure, $"Granting role \"{role}\" failed: {e.SqlState} {e.MessageText}. Nothing was changed. (Run 'up' first if the tables do not exist; run this as the tables' owner.)", e);
         }
 
         return new ApplicationRoleResult(role, created, statements, warnings);

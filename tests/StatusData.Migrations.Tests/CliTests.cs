@@ -1,14 +1,45 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using StatusData.Migrations.Tests.Support;
+using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests;
 
 /// <summary>statusdata-migrate as a real process: exit codes, output, and the password.</summary>
-public sealed class CliTests
+public sealed partial class CliTests
 {
     private const string Password = "Sup3rS3cretPw";
+
+    /// <summary>Every command of the CLI with the arguments it needs to get as far as connecting; kept complete by <see cref="EveryCommandIsInTheBadConnectionStringTests"/>.</summary>
+    private static readonly string[][] Commands =
+    [
+        ["up"],
+        ["down", "--to", "0"],
+        ["rollback"],
+        ["status"],
+        ["script", "up"],
+        ["baseline", "202602282200"],
+        ["grant-app-role", "statusdata_app"],
+    ];
+
+    /// <summary>Each command with a connection string without Host and with one that does not parse, and what the error must name.</summary>
+    public static TheoryData<string[], string, string> BadConnectionStrings
+    {
+        get
+        {
+            var data = new TheoryData<string[], string, string>();
+            foreach (var command in Commands)
+            {
+                data.Add(command, $"Database=x;Username=u;Password={Password}", "names no Host");
+                data.Add(command, $"Host=127.0.0.1;Password={Password};this is not a key value pair", "Format of the initialization string");
+            }
+
+            return data;
+        }
+    }
 
     [Theory]
     [InlineData("status")]
@@ -178,7 +209,7 @@ public sealed class CliTests
         await db.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD '{Password}'; ALTER DATABASE \"{database}\" OWNER TO {role}", ct);
         var connection = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Username = role, Password = Password }.ConnectionString;
 
-        CliResult up, status;
+        ProcessResult up, status;
         try
         {
             up = await CliRunner.RunAsync(["up", "--connection", connection], cancellationToken: ct);
@@ -229,6 +260,60 @@ public sealed class CliTests
         Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>One error path for every command: a bad connection string is a usage error that says what is wrong, not a crash.</summary>
+    [Theory]
+    [MemberData(nameof(BadConnectionStrings))]
+    public async Task ABadConnectionStringIsAUsageErrorNamingTheProblemWithoutAStackTrace(string[] command, string connection, string problem)
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        var viaOption = await CliRunner.RunAsync([.. command, "--connection", connection], cancellationToken: ct);
+        var viaEnvironment = await CliRunner.RunAsync(command, CliRunner.WithConnection(connection), cancellationToken: ct);
+
+        foreach (var result in new[] { viaOption, viaEnvironment })
+        {
+            Assert.True(result.ExitCode == 2, result.ToString());
+            Assert.Contains("error: invalid connection string: ", result.Stderr, StringComparison.Ordinal);
+            Assert.Contains(problem, result.Stderr, StringComparison.Ordinal);
+            Assert.Empty(result.Stdout);
+            Assert.DoesNotContain("   at ", result.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotMatch(ExceptionTypeName(), result.Stderr);
+            Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task EveryCommandIsInTheBadConnectionStringTests()
+    {
+        var help = await CliRunner.RunAsync(["--help"], cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(help.ExitCode == 0, help.ToString());
+        var listed = help.Stdout[help.Stdout.IndexOf("Commands:", StringComparison.Ordinal)..]
+            .Split('\n').Skip(1).Where(line => line.StartsWith("  ", StringComparison.Ordinal)).Select(line => line.Trim().Split(' ')[0]);
+        Assert.Equal(listed.Order(StringComparer.Ordinal), Commands.Select(c => c[0]).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task TheCliPrintsTheSameAppliedOnTimesInEveryProcessTimeZone()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateMigratedAsync("clitz", ct);
+        var outputs = new List<string>();
+        foreach (var zone in new[] { "UTC", "America/New_York", "Pacific/Chatham" })
+        {
+            var json = await CliRunner.RunAsync(["status", "--json", "--connection", db.ConnectionString], new Dictionary<string, string> { ["TZ"] = zone }, TimeSpan.FromMinutes(2), ct);
+            Assert.True(json.ExitCode == 0, json.ToString());
+            var table = await CliRunner.RunAsync(["status", "--connection", db.ConnectionString], new Dictionary<string, string> { ["TZ"] = zone }, TimeSpan.FromMinutes(2), ct);
+            Assert.True(table.ExitCode == 0, table.ToString());
+            outputs.Add(json.Stdout + table.Stdout);
+        }
+
+        var appliedOn = await db.ScalarAsync<DateTime>("SELECT min(applied_on) FROM version_info", ct);
+        Assert.Contains(appliedOn.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), outputs[0], StringComparison.Ordinal);
+        Assert.All(outputs, o => Assert.Equal(outputs[0], o));
+    }
+
     [Fact]
     public async Task RollbackOfZeroStepsIsAUsageErrorReportedBeforeConnecting()
     {
@@ -241,6 +326,10 @@ public sealed class CliTests
         Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("Failed to connect", result.Stderr, StringComparison.Ordinal);
     }
+
+    // A .NET exception's type name, e.g. System.ArgumentException or Npgsql.NpgsqlException: a crash leaked into the output.
+    [GeneratedRegex(@"\b\w+(\.\w+)*\.\w*Exception\b")]
+    private static partial Regex ExceptionTypeName();
 
     private static int ClosedPort()
     {

@@ -159,18 +159,18 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
             ? _bouncer!.ConnectionStringFor(new NpgsqlConnectionStringBuilder(db.ConnectionString).Database!)
             : db.ConnectionString;
 
-    private static async Task<List<CliResult>> RunAtOnceAsync(string[] arguments, string connectionString, CancellationToken ct)
+    private static async Task<List<ProcessResult>> RunAtOnceAsync(string[] arguments, string connectionString, CancellationToken ct)
     {
         // Started back to back, before any is awaited: they reach the database within the same moment.
         var processes = Enumerable.Range(0, Processes)
             .Select(_ => CliRunner.Start([.. arguments, "--lock-timeout", "60"], CliRunner.WithConnection(connectionString)))
             .ToList();
-        var results = new List<CliResult>();
+        var results = new List<ProcessResult>();
         foreach (var process in processes)
         {
             using (process)
             {
-                results.Add(await CliRunner.WaitAsync(process, TimeSpan.FromSeconds(120), ct));
+                results.Add(await process.WaitAsync(TimeSpan.FromSeconds(120), ct));
             }
         }
 
@@ -178,7 +178,7 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
         return results;
     }
 
-    private static IEnumerable<long> StepLines(CliResult result, string verb) =>
+    private static IEnumerable<long> StepLines(ProcessResult result, string verb) =>
         StepLine().Matches(result.Stdout)
             .Where(m => m.Groups[1].Value == verb)
             .Select(m => long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));

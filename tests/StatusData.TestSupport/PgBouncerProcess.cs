@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
@@ -81,7 +80,8 @@ public sealed class PgBouncerProcess : IAsyncDisposable
         var binary = FindBinary() ?? throw new InvalidOperationException(
             "pgbouncer is not installed, and the PgBouncer tests need it: 'sudo apt-get install -y pgbouncer' on Debian/Ubuntu "
             + "(scripts/test.sh installs it when run as root).");
-        var version = (await OutputAsync(binary, ["--version"], cancellationToken).ConfigureAwait(false)).Split('\n')[0].Trim();
+        var versionRun = await ChildProcess.RunAsync(binary, ["--version"], cancellationToken: cancellationToken).ConfigureAwait(false);
+        var version = (versionRun.Stdout + versionRun.Stderr).Split('\n')[0].Trim();
         var server = new NpgsqlConnectionStringBuilder(serverConnectionString);
         var username = server.Username ?? "postgres";
         var host = server.Host is { Length: > 0 } h && !h.StartsWith('/') ? h : "127.0.0.1";
@@ -184,20 +184,5 @@ public sealed class PgBouncerProcess : IAsyncDisposable
                 throw new InvalidOperationException($"pgbouncer did not listen on 127.0.0.1:{Port} within 60 s ({e.Message}). Log:\n{log}", e);
             }
         }
-    }
-
-    private static async Task<string> OutputAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        return (await stdout.ConfigureAwait(false)) + (await stderr.ConfigureAwait(false));
     }
 }

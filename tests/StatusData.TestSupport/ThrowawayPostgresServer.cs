@@ -305,34 +305,13 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
 
     internal static async Task RunAsync(string program, IReadOnlyList<string> arguments, bool asPostgres, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo
-        {
-            FileName = asPostgres ? "runuser" : program,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (asPostgres)
-        {
-            foreach (var argument in new[] { "-u", "postgres", "--", program })
-            {
-                start.ArgumentList.Add(argument);
-            }
-        }
-
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (process.ExitCode != 0)
+        var result = asPostgres
+            ? await ChildProcess.RunAsync("runuser", ["-u", "postgres", "--", program, .. arguments], cancellationToken: cancellationToken).ConfigureAwait(false)
+            : await ChildProcess.RunAsync(program, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
         {
             var hint = asPostgres ? " (run as the 'postgres' OS user, because initdb and postgres refuse root; it is created by 'apt-get install postgresql')" : string.Empty;
-            throw new InvalidOperationException($"'{program} {string.Join(' ', arguments)}' exited with {process.ExitCode}{hint}:\n{await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
+            throw new InvalidOperationException($"'{program} {string.Join(' ', arguments)}' exited with {result.ExitCode}{hint}:\n{result.Stdout}{result.Stderr}");
         }
     }
 

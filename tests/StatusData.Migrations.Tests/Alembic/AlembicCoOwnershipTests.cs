@@ -1,4 +1,5 @@
 using StatusData.Migrations.Tests.Support;
+using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests.Alembic;
 
@@ -190,7 +191,7 @@ public sealed class AlembicCoOwnershipTests
     private static Task<string> AlembicRowsAsync(TestDb db, CancellationToken ct) =>
         db.ScalarAsync<string>("SELECT coalesce(string_agg(version_num, ','), '') FROM alembic_version", ct);
 
-    private static async Task<CliResult> Succeeds(Task<CliResult> run)
+    private static async Task<ProcessResult> Succeeds(Task<ProcessResult> run)
     {
         var result = await run;
         Assert.True(result.ExitCode == 0, result.ToString());

@@ -1,13 +1,7 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
+using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests.Support;
-
-/// <summary>What one statusdata-migrate process did.</summary>
-internal sealed record CliResult(int ExitCode, string Stdout, string Stderr)
-{
-    public override string ToString() => $"exit {ExitCode}\n--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}";
-}
 
 /// <summary>
 /// Runs the real statusdata-migrate as a separate process: <c>dotnet statusdata-migrate.dll args</c>
@@ -22,61 +16,35 @@ internal static class CliRunner
 
     public static string ToolPath { get; } = Path.Combine(AppContext.BaseDirectory, "statusdata-migrate.dll");
 
+    /// <summary>The test-only migrations assembly (tests/StatusData.TestMigrations), copied next to the tests, for --migrations-assembly.</summary>
+    public static string TestMigrationsAssembly { get; } = Path.Combine(AppContext.BaseDirectory, "StatusData.TestMigrations.dll");
+
     /// <summary>The dotnet host that runs this test process, so the tool runs on the same installation.</summary>
     public static string DotnetHost { get; } = FindDotnetHost();
 
     /// <summary>Starts the tool. STATUSDATA_CONNECTION is never inherited from the test process; pass it in <paramref name="environment"/>.</summary>
-    public static Process Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    public static ChildProcess Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo(DotnetHost)
+        var variables = new Dictionary<string, string?>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            [ConnectionVariable] = null,
+            ["DOTNET_NOLOGO"] = "1",
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
         };
-        start.ArgumentList.Add(ToolPath);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment.Remove(ConnectionVariable);
-        start.Environment["DOTNET_NOLOGO"] = "1";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
-            start.Environment[name] = value;
+            variables[name] = value;
         }
 
-        return Process.Start(start) ?? throw new InvalidOperationException($"Could not start {DotnetHost} {ToolPath}.");
+        return ChildProcess.Start(DotnetHost, [ToolPath, .. arguments], variables);
     }
 
-    /// <summary>Runs the tool to completion and returns its exit code and output; kills it after <paramref name="timeout"/>.</summary>
-    public static async Task<CliResult> RunAsync(
+    /// <summary>Runs the tool to completion and returns its exit code and output; kills it after <paramref name="timeout"/> (default 60 s).</summary>
+    public static async Task<ProcessResult> RunAsync(
         IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         using var process = Start(arguments, environment);
-        return await WaitAsync(process, timeout, cancellationToken);
-    }
-
-    public static async Task<CliResult> WaitAsync(Process process, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(process);
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout ?? DefaultTimeout);
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new TimeoutException($"statusdata-migrate did not exit within {(timeout ?? DefaultTimeout).TotalSeconds:0} s and was killed.");
-        }
-
-        return new CliResult(process.ExitCode, await stdout, await stderr);
+        return await process.WaitAsync(timeout ?? DefaultTimeout, cancellationToken);
     }
 
     public static Dictionary<string, string> WithConnection(string connectionString) => new() { [ConnectionVariable] = connectionString };

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Npgsql;
+using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests.Support;
 
@@ -19,7 +19,7 @@ internal static class PythonApp
         : File.Exists("/usr/bin/python3") ? "/usr/bin/python3"
         : "python3";
 
-    public static string SourceDirectory { get; } = FindSourceDirectory();
+    public static string SourceDirectory { get; } = Path.Combine(Repository.Root, "tests", "PythonApp");
 
     /// <summary>A private copy of the app, for commands that write into it (alembic revision --autogenerate).</summary>
     public static string CopyTo(string directory)
@@ -42,10 +42,10 @@ internal static class PythonApp
         return $"postgresql+psycopg2://{Uri.EscapeDataString(c.Username!)}{password}@{c.Host}:{c.Port}/{Uri.EscapeDataString(c.Database!)}";
     }
 
-    public static Task<CliResult> AlembicAsync(string connectionString, params string[] arguments) =>
+    public static Task<ProcessResult> AlembicAsync(string connectionString, params string[] arguments) =>
         RunAsync(SourceDirectory, connectionString, null, ["-m", "alembic", .. arguments]);
 
-    public static Task<CliResult> AlembicAsync(string appDirectory, string connectionString, IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
+    public static Task<ProcessResult> AlembicAsync(string appDirectory, string connectionString, IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
         RunAsync(appDirectory, connectionString, environment, ["-m", "alembic", .. arguments]);
 
     /// <summary>Runs orm_check.py and parses the one JSON line it prints.</summary>
@@ -57,74 +57,34 @@ internal static class PythonApp
         return document.RootElement.Clone();
     }
 
-    private static async Task<CliResult> RunAsync(string directory, string connectionString, IReadOnlyDictionary<string, string>? environment, IEnumerable<string> arguments)
+    private static async Task<ProcessResult> RunAsync(string directory, string connectionString, IReadOnlyDictionary<string, string>? environment, IEnumerable<string> arguments)
     {
-        var start = new ProcessStartInfo(Python)
+        var variables = new Dictionary<string, string?>
         {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["DATABASE_URL"] = DatabaseUrl(connectionString),
+            ["PYTHONDONTWRITEBYTECODE"] = "1",
+            ["PYTHONPATH"] = null,
         };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["DATABASE_URL"] = DatabaseUrl(connectionString);
-        start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
-        start.Environment.Remove("PYTHONPATH");
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
-            start.Environment[name] = value;
+            variables[name] = value;
         }
 
-        Process process;
+        ProcessResult result;
         try
         {
-            process = Process.Start(start)!;
+            result = await ChildProcess.RunAsync(Python, arguments, Timeout, variables, directory);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
             throw new InvalidOperationException($"Cannot run {Python}: {e.Message}. Install Python with Alembic: sudo apt-get install -y python3-alembic python3-sqlalchemy python3-psycopg2 (scripts/test.sh does it as root).", e);
         }
 
-        using (process)
+        if (result.ExitCode != 0 && result.Stderr.Contains("ModuleNotFoundError", StringComparison.Ordinal))
         {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var deadline = new CancellationTokenSource(Timeout);
-            try
-            {
-                await process.WaitForExitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw new TimeoutException($"{Python} {string.Join(' ', start.ArgumentList)} did not exit within {Timeout.TotalSeconds:0} s.");
-            }
-
-            var result = new CliResult(process.ExitCode, await stdout, await stderr);
-            if (result.ExitCode != 0 && result.Stderr.Contains("ModuleNotFoundError", StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException($"{Python} lacks a module the Python app needs. Install them: sudo apt-get install -y python3-alembic python3-sqlalchemy python3-psycopg2 (scripts/test.sh does it as root).{Environment.NewLine}{result}");
-            }
-
-            return result;
-        }
-    }
-
-    private static string FindSourceDirectory()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "tests", "PythonApp");
-            if (File.Exists(Path.Combine(directory.FullName, "StatusData.sln")) && Directory.Exists(candidate))
-            {
-                return candidate;
-            }
+            throw new InvalidOperationException($"{Python} lacks a module the Python app needs. Install them: sudo apt-get install -y python3-alembic python3-sqlalchemy python3-psycopg2 (scripts/test.sh does it as root).{Environment.NewLine}{result}");
         }
 
-        throw new DirectoryNotFoundException($"tests/PythonApp not found above {AppContext.BaseDirectory}.");
+        return result;
     }
 }

@@ -4,7 +4,7 @@ using StatusData.TestSupport;
 namespace StatusData.Migrations.Tests.Support;
 
 /// <summary>
-/// One fresh, empty database (no migrations applied) on the shared test server, for one test, with
+/// One fresh database (empty, or at the latest schema) on the shared test server, for one test, with
 /// plain query helpers that read the database directly rather than through the runner.
 /// </summary>
 internal sealed class TestDb : IAsyncDisposable
@@ -27,6 +27,13 @@ internal sealed class TestDb : IAsyncDisposable
         return new TestDb(await databases.CreateEmptyAsync(hint, cancellationToken));
     }
 
+    /// <summary>A fresh database at the latest schema, copied from the run's migrated template.</summary>
+    public static async Task<TestDb> CreateMigratedAsync(string hint, CancellationToken cancellationToken)
+    {
+        var databases = await SharedPostgres.GetAsync();
+        return new TestDb(await databases.CreateMigratedAsync(hint, cancellationToken));
+    }
+
     public StatusDataMigrator Runner(StatusDataMigratorOptions? options = null) => new(ConnectionString, options);
 
     public async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
@@ -44,6 +51,25 @@ internal sealed class TestDb : IAsyncDisposable
         }
 
         return (T)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>The first column of every row.</summary>
+    public async Task<List<T>> ColumnAsync<T>(string sql, CancellationToken cancellationToken, params object[] parameters)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var values = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            values.Add(reader.GetFieldValue<T>(0));
+        }
+
+        return values;
     }
 
     public Task<bool> TableExistsAsync(string name, CancellationToken cancellationToken) =>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 using StatusData.TestSupport;
 
@@ -89,9 +88,9 @@ public sealed class ThrowawayServerTests
         var abandoned = await ThrowawayPostgresServer.StartAsync(ct);
 
         // Pretend its owner crashed: point owner.pid at a process that has exited.
-        using (var exited = Process.Start("true")!)
+        using (var exited = ChildProcess.Start("true", []))
         {
-            await exited.WaitForExitAsync(ct);
+            await exited.WaitAsync(cancellationToken: ct);
             await File.WriteAllTextAsync(Path.Combine(abandoned.RootDirectory, "owner.pid"), exited.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
         }
 

@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Xml.Linq;
-using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
 namespace StatusData.Tests.Packaging;
@@ -21,12 +20,13 @@ public sealed class PackageTests : IDisposable
         var feed = Directory.CreateDirectory(Path.Combine(_work, "feed")).FullName;
         foreach (var project in new[] { "StatusData", "StatusData.Migrations", "StatusData.Migrations.Tool" })
         {
-            var pack = await ProcessRunner.RunAsync(
+            var pack = await ChildProcess.RunAsync(
                 "dotnet",
-                ["pack", Path.Combine(ProcessRunner.RepositoryRoot, "src", project, project + ".csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "-p:ContinuousIntegrationBuild=true"],
-                ProcessRunner.RepositoryRoot,
-                TimeSpan.FromMinutes(5));
-            Assert.True(pack.ExitCode == 0, pack.Output);
+                ["pack", Path.Combine(Repository.Root, "src", project, project + ".csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "-p:ContinuousIntegrationBuild=true"],
+                TimeSpan.FromMinutes(5),
+                workingDirectory: Repository.Root,
+                cancellationToken: TestContext.Current.CancellationToken);
+            Assert.True(pack.ExitCode == 0, pack.ToString());
         }
 
         var nupkg = Path.Combine(feed, $"StatusData.{version}.nupkg");
@@ -121,11 +121,11 @@ public sealed class PackageTests : IDisposable
             """, TestContext.Current.CancellationToken);
 
         var empty = await (await SharedPostgres.GetAsync()).CreateEmptyAsync("package", TestContext.Current.CancellationToken);
-        var run = await ProcessRunner.RunAsync("dotnet", ["run", "--", empty], app, TimeSpan.FromMinutes(5));
+        var run = await ChildProcess.RunAsync("dotnet", ["run", "--", empty], TimeSpan.FromMinutes(5), workingDirectory: app, cancellationToken: TestContext.Current.CancellationToken);
 
-        Assert.True(run.ExitCode == 0, run.Output);
-        Assert.Contains("migrated=2", run.Output, StringComparison.Ordinal);
-        Assert.Contains("xp=12 streak=1 feed=1 first=hello from a package", run.Output, StringComparison.Ordinal);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("migrated=2", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("xp=12 streak=1 feed=1 first=hello from a package", run.Stdout, StringComparison.Ordinal);
     }
 
     public void Dispose() => Directory.Delete(_work, recursive: true);

@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Globalization;
+using Npgsql;
+
+namespace StatusData.Migrations.Cli;
+
+/// <summary>The database a command runs against.</summary>
+/// <param name="ConnectionString">Validated; Application Name is statusdata-migrate unless the string names one.</param>
+/// <param name="Password">Masked in everything the command prints.</param>
+/// <param name="Description">Where we connect, for people: never the password.</param>
+internal sealed record Target(string ConnectionString, string? Password, string Description);
+
+/// <summary>
+/// The one error path of <c>statusdata-migrate</c>: every command runs inside <see cref="RunAsync"/> (or
+/// <see cref="RunOfflineAsync"/>), so every command finds its connection string the same way and reports
+/// a failure the same way: one <c>error:</c> line on stderr, passed through <see cref="Redaction"/>, and
+/// the exit code <see cref="ExitCodes.For"/> gives its <see cref="MigrationFailure"/>.
+/// </summary>
+internal static class CommandRunner
+{
+    public static readonly Option<string?> ConnectionOption = new("--connection", "-c")
+    {
+        Description = "Npgsql connection string. Default: the STATUSDATA_CONNECTION environment variable.",
+        Recursive = true,
+    };
+
+    /// <summary>Runs a command against the database that --connection or STATUSDATA_CONNECTION names.</summary>
+    public static Task<int> RunAsync(ParseResult result, Func<Target, Task<int>> action, CancellationToken cancellationToken) =>
+        RunCoreAsync(result, target => action(target!), cancellationToken);
+
+    /// <summary>Runs a command that needs no database (<c>script --from</c>).</summary>
+    public static Task<int> RunOfflineAsync(Func<Task<int>> action, CancellationToken cancellationToken) =>
+        RunCoreAsync(null, _ => action(), cancellationToken);
+
+    /// <summary>Prints one error line, with the password (and any connection string's password) masked.</summary>
+    public static Task ErrorAsync(string message, string? password) =>
+        Console.Error.WriteLineAsync("error: " + Redaction.Redact(message, password));
+
+    private static async Task<int> RunCoreAsync(ParseResult? connectionFrom, Func<Target?, Task<int>> action, CancellationToken cancellationToken)
+    {
+        Target? target = null;
+        try
+        {
+            if (connectionFrom is not null)
+            {
+                target = await ResolveAsync(connectionFrom);
+                await Console.Error.WriteLineAsync("target: " + target.Description);
+            }
+
+            return await action(target);
+        }
+        catch (MigrationException e)
+        {
+            await ErrorAsync(e.Message, target?.Password);
+            return ExitCodes.For(e.Failure);
+        }
+        catch (ArgumentException e)
+        {
+            // The library throws it for arguments, which here come from the command line (e.g. an empty role name).
+            await ErrorAsync(e.Message, target?.Password);
+            return ExitCodes.Usage;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await ErrorAsync("cancelled; each migration (and grant-app-role) runs in one transaction, so the one in flight either finished or was rolled back: status shows what is applied.", null);
+            return ExitCodes.Failure;
+        }
+        catch (NpgsqlException e)
+        {
+            await ErrorAsync($"database error on {target?.Description}: {e.Message}", target?.Password);
+            return ExitCodes.Failure;
+        }
+    }
+
+    private static async Task<Target> ResolveAsync(ParseResult result)
+    {
+        var connectionString = result.GetValue(ConnectionOption) ?? Environment.GetEnvironmentVariable("STATUSDATA_CONNECTION");
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new MigrationException(MigrationFailure.InvalidRequest, "no connection string. Pass --connection \"Host=...;Database=...;Username=...\" or set STATUSDATA_CONNECTION.");
+        }
+
+        NpgsqlConnectionStringBuilder connection;
+        try
+        {
+            connection = new NpgsqlConnectionStringBuilder(connectionString);
+            connection.ApplicationName ??= "statusdata-migrate";
+            if (string.IsNullOrWhiteSpace(connection.Host))
+            {
+                throw new ArgumentException("it names no Host (e.g. Host=db.example.com).");
+            }
+
+            // Building a data source validates what parsing does not.
+            await using var probe = new NpgsqlDataSourceBuilder(connection.ConnectionString).Build();
+        }
+        catch (ArgumentException e)
+        {
+            throw new MigrationException(MigrationFailure.InvalidRequest, "invalid connection string: " + e.Message, e);
+        }
+
+        var description = string.Create(
+            CultureInfo.InvariantCulture, $"{connection.Host}:{connection.Port}/{connection.Database ?? connection.Username} as {connection.Username ?? Environment.UserName}");
+        return new Target(connection.ConnectionString, connection.Password, description);
+    }
+}
+
+/// <summary>The exit codes of <c>statusdata-migrate</c>; documented in docs/migrations.md.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int Usage = 2;
+    public const int Refused = 3;
+    public const int LockTimeout = 4;
+
+    public static int For(MigrationFailure failure) => failure switch
+    {
+        MigrationFailure.InvalidRequest => Usage,
+        MigrationFailure.Refused => Refused,
+        MigrationFailure.LockTimeout => LockTimeout,
+        _ => Failure,
+    };
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using Npgsql;
+using StatusData.Migrations.Tests.Support;
+using StatusData.TestMigrations;
+using StatusData.TestSupport;
+
+namespace StatusData.Migrations.Tests;
+
+/// <summary>
+/// The statusdata-migrate CLI, run as a real process, under faults: SIGKILL in the middle of a slow
+/// migration, and the migration lock held by another session. The slow migration comes from
+/// tests/StatusData.TestMigrations through the CLI's hidden <c>--migrations-assembly</c> option.
+/// Every connection string carries a password, which must never appear in the CLI's output.
+/// </summary>
+public sealed class MigrationFaultTests
+{
+    private const string Password = "s3cret-Reliability-pw";
+
+    private const long SlowVersion = 209901010000;
+
+    private static readonly TimeSpan CliTimeout = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public async Task SigkillOfTheCliInTheMiddleOfAMigrationLeavesThePreviousVersionAndARerunCompletes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateMigratedAsync("clikill", ct);
+        var database = new NpgsqlConnectionStringBuilder(db.ConnectionString).Database!;
+        var versionsBefore = await VersionsAsync(db, ct);
+
+        using var running = CliRunner.Start(UpArguments(db.ConnectionString, lockTimeoutSeconds: null, $"-c {SlowTestMigration.SleepSetting}=600"));
+        var sleeper = await WaitForSleepingCliAsync(db, database, ct);
+
+        // The migration's CREATE TABLE has run, uncommitted, and the CLI sleeps inside the migration's transaction.
+        var cli = await running.KillAsync(ct);
+        Assert.NotEqual(0, cli.ExitCode);
+        Assert.DoesNotContain("applied", cli.Stdout, StringComparison.Ordinal);
+
+        // The database is still at the previous version: no table, no version row.
+        Assert.Equal(versionsBefore, await VersionsAsync(db, ct));
+        Assert.False(await db.TableExistsAsync(SlowTestMigration.Table, ct), "the killed migration's table is visible");
+
+        // The run's lock connection was idle in its transaction: its backend saw the closed socket and ended,
+        // releasing the migration lock. FluentMigrator's backend sleeps on in the migration's transaction, which
+        // can never commit now (its client is gone). A second runner takes the lock, and its CREATE TABLE waits
+        // for the orphan's: bounded by the lock timeout, it gives up cleanly (exit 4), changing nothing.
+        var blocked = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: ct);
+        Assert.True(blocked.ExitCode == 4, blocked.ToString());
+        Assert.Contains($"Migration {SlowVersion} (reliability test: slow migration) failed going up: 55P03", blocked.Stderr, StringComparison.Ordinal);
+        AssertNoPassword(blocked);
+
+        Assert.Equal(versionsBefore, await VersionsAsync(db, ct));
+
+        // The server rolls the orphan back once it is terminated (as it would on noticing the dead socket).
+        Assert.True(await db.ScalarAsync<bool>("SELECT pg_terminate_backend($1, 20000)", ct, sleeper), $"backend {sleeper} was not terminated");
+        var rerun = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 60, null), timeout: CliTimeout, cancellationToken: ct);
+        Assert.True(rerun.ExitCode == 0, rerun.ToString());
+        Assert.Matches($@"applied\s+{SlowVersion}", rerun.Stdout);
+        Assert.Contains($"database is at version {SlowVersion}", rerun.Stdout, StringComparison.Ordinal);
+        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db, ct));
+        Assert.True(await db.TableExistsAsync(SlowTestMigration.Table, ct));
+        AssertNoPassword(cli);
+        AssertNoPassword(rerun);
+    }
+
+    [Fact]
+    public async Task WithTheMigrationLockHeldElsewhereUpExitsWithFourAfterTheLockTimeoutAndChangesNothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDb.CreateMigratedAsync("clilock", ct);
+        var versionsBefore = await VersionsAsync(db, ct);
+
+        // Not pooled: closing it ends the session, and with it the session-level lock.
+        await using (var holder = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(db.ConnectionString) { Pooling = false }.ConnectionString))
+        {
+            await holder.OpenAsync(ct);
+            await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock($1)", holder))
+            {
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = MigrationLock.Key });
+                await command.ExecuteNonQueryAsync(ct);
+            }
+
+            int holderPid;
+            await using (var command = new NpgsqlCommand("SELECT pg_backend_pid()", holder))
+            {
+                holderPid = (int)(await command.ExecuteScalarAsync(ct))!;
+            }
+
+            var cli = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: ct);
+
+            Assert.True(cli.ExitCode == 4, cli.ToString());
+            Assert.Contains("Timed out after 2s waiting for the migration lock", cli.Stderr, StringComparison.Ordinal);
+            Assert.Contains($"backend pid {holderPid}", cli.Stderr, StringComparison.Ordinal);
+            Assert.Contains("Nothing was changed", cli.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("applied", cli.Stdout, StringComparison.Ordinal);
+            AssertNoPassword(cli);
+            Assert.Equal(versionsBefore, await VersionsAsync(db, ct));
+            Assert.False(await db.TableExistsAsync(SlowTestMigration.Table, ct));
+        }
+
+        // Released (the holder's session ended): the same command goes through.
+        var rerun = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: ct);
+        Assert.True(rerun.ExitCode == 0, rerun.ToString());
+        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db, ct));
+    }
+
+    private static List<string> UpArguments(string connectionString, int? lockTimeoutSeconds, string? options)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Password = Password, Pooling = false };
+        if (options is not null)
+        {
+            builder.Options = options;
+        }
+
+        var arguments = new List<string> { "up", "--connection", builder.ConnectionString, "--migrations-assembly", CliRunner.TestMigrationsAssembly };
+        if (lockTimeoutSeconds is { } seconds)
+        {
+            arguments.AddRange(["--lock-timeout", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+
+        return arguments;
+    }
+
+    private static void AssertNoPassword(ProcessResult cli)
+    {
+        Assert.DoesNotContain(Password, cli.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, cli.Stderr, StringComparison.Ordinal);
+    }
+
+    private static async Task<List<long>> VersionsAsync(TestDb db, CancellationToken ct) =>
+        (await db.VersionRowsAsync(ct)).Select(r => r.Version).ToList();
+
+    /// <summary>Waits (up to a generous minute) until the CLI's backend sleeps in pg_sleep, and returns its pid.</summary>
+    private static async Task<int> WaitForSleepingCliAsync(TestDb db, string database, CancellationToken ct)
+    {
+        const string sql = "SELECT pid FROM pg_stat_activity WHERE application_name = 'statusdata-migrate' AND datname = $1 AND wait_event = 'PgSleep' LIMIT 1";
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            if (await db.ScalarAsync<int?>(sql, ct, database) is { } pid)
+            {
+                return pid;
+            }
+
+            if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"No backend matched within 60 s: {sql} [{database}]");
+            }
+
+            await Task.Delay(25, ct);
+        }
+    }
+}
