@@ -16,9 +16,19 @@ internal static class Operations
     public const string UserWithUpdates = "1 user + 100 updates";
     public const string UsersWithUpdates = "20 users + their updates";
     public const string Import = "Bulk import";
+    public const string GetUserTraced = "Get user by id, spans recorded";
+    public const string PostTraced = "Post, spans recorded";
+    public const string PostsPerSecond = "Posts per second";
+    public const string FeedReadsPerSecond = "Feed reads per second";
 
-    /// <summary>Every operation, in the order of the report.</summary>
+    /// <summary>The operations every contender runs, in the order of the report; the goals compare these.</summary>
     public static readonly string[] All = [GetUser, CreateUser, Post, FeedFirst, FeedDeep, UserWithUpdates, UsersWithUpdates, Import];
+
+    /// <summary>StatusData with a listener recording its spans, next to raw Npgsql (<see cref="TracingBenchmarks"/>).</summary>
+    public static readonly string[] Traced = [GetUserTraced, PostTraced];
+
+    /// <summary>Concurrent callers (<see cref="ThroughputBenchmarks"/>).</summary>
+    public static readonly string[] Throughput = [PostsPerSecond, FeedReadsPerSecond];
 
     /// <summary>Operations that read or write one row (one user, or one post with its author update).</summary>
     public static readonly string[] SingleRow = [GetUser, CreateUser, Post];
@@ -32,6 +42,7 @@ internal static class ContenderNames
 {
     public const string Raw = "Raw Npgsql (prepared)";
     public const string StatusData = "StatusData";
+    public const string StatusDataTraced = "StatusData, spans recorded";
     public const string EfCore = "EF Core 10 (compiled, no tracking)";
     public const string EfCoreSkipTake = "EF Core 10 (Skip/Take)";
     public const string Naive = "Naive Dapper";
