@@ -3,6 +3,15 @@ using Npgsql;
 namespace StatusData;
 
 /// <summary>The entry point: the repositories, and transactions that span several operations.</summary>
+/// <remarks>
+/// Cancellation, for every method of StatusData: the <see cref="CancellationToken"/> ends the call with an
+/// <see cref="OperationCanceledException"/>, and Npgsql asks the server to cancel a statement in flight. A
+/// cancelled read wrote nothing, and neither did a write that was not yet sent. A write that was sent may have
+/// committed before the cancellation reached the server, and the exception cannot say whether (a
+/// <see cref="TransientDatabaseException"/> would, by <see cref="TransientDatabaseException.OutcomeUnknown"/>):
+/// check before retrying. Inside an <see cref="IStatusDataTransaction"/> nothing commits before
+/// <see cref="IStatusDataTransaction.CommitAsync"/>; roll it back after a cancellation.
+/// </remarks>
 public interface IStatusDatabase
 {
     /// <summary>Users; each call runs on its own pooled connection.</summary>

@@ -1,6 +1,7 @@
 namespace StatusData;
 
 /// <summary>Reads and writes <c>status_updates</c>. Lists are keyset-paginated on <c>(created_at, id)</c>.</summary>
+/// <remarks>What cancelling a call means for the data: see <see cref="IStatusDatabase"/>.</remarks>
 public interface IStatusUpdateRepository
 {
     /// <summary>
@@ -17,7 +18,6 @@ public interface IStatusUpdateRepository
     /// as the last post keeps it; the day after adds one; anything else restarts it at 1. The longest
     /// streak keeps its maximum, and the last post date becomes <paramref name="day"/>.
     /// </param>
-    /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The new status update and the author after the update (new XP and streaks).</returns>
     /// <exception cref="ArgumentException">A value is empty, too long, or holds a NUL or an unpaired surrogate; the parameter is named.</exception>
     /// <exception cref="UserNotFoundException">The author does not exist (or was deleted meanwhile).</exception>
@@ -25,7 +25,6 @@ public interface IStatusUpdateRepository
 
     /// <summary>Gets a status update with its author, in one query.</summary>
     /// <param name="id">The status update.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The update and author, or <see langword="null"/>.</returns>
     Task<StatusUpdateWithAuthor?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default);
 
@@ -33,14 +32,12 @@ public interface IStatusUpdateRepository
     /// <param name="userId">The user.</param>
     /// <param name="limit">Page size: 1–1000.</param>
     /// <param name="after">The previous page's <see cref="Page{T}.Next"/>; <see langword="null"/> for the first page.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The page.</returns>
     Task<Page<StatusUpdate>> ListByUserAsync(Guid userId, int limit, PageCursor? after = null, CancellationToken cancellationToken = default);
 
     /// <summary>The global feed, newest first, each update with its author (one query per page).</summary>
     /// <param name="limit">Page size: 1–1000.</param>
     /// <param name="after">The previous page's <see cref="Page{T}.Next"/>; <see langword="null"/> for the first page.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The page.</returns>
     Task<Page<StatusUpdateWithAuthor>> GetFeedAsync(int limit, PageCursor? after = null, CancellationToken cancellationToken = default);
 
@@ -48,7 +45,6 @@ public interface IStatusUpdateRepository
     /// <param name="category">The category (exact).</param>
     /// <param name="limit">Page size: 1–1000.</param>
     /// <param name="after">The previous page's <see cref="Page{T}.Next"/>; <see langword="null"/> for the first page.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The page.</returns>
     Task<Page<StatusUpdate>> ListByCategoryAsync(string category, int limit, PageCursor? after = null, CancellationToken cancellationToken = default);
 
@@ -59,7 +55,7 @@ public interface IStatusUpdateRepository
     /// (a bad row, a missing author) leaves the rest of the transaction usable.
     /// </summary>
     /// <param name="statusUpdates">The rows; each is validated like <see cref="PostAsync"/> input, and <see cref="StatusUpdate.CreatedAt"/> must be UTC.</param>
-    /// <param name="cancellationToken">Cancels the import; nothing is then written.</param>
+    /// <param name="cancellationToken">Cancels the import; until the last row is sent, that writes nothing.</param>
     /// <returns>How many rows were imported.</returns>
     /// <exception cref="ArgumentException">A row is invalid; the message says which (by index). Nothing was written.</exception>
     /// <exception cref="UserNotFoundException">A row's author does not exist. Nothing was written.</exception>
@@ -67,7 +63,6 @@ public interface IStatusUpdateRepository
 
     /// <summary>Deletes a status update. The author's XP and streaks are left as they are.</summary>
     /// <param name="id">The status update.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns><see langword="true"/> if it existed.</returns>
     Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default);
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace StatusData;
 
 /// <summary>Settings of StatusData.</summary>
@@ -5,6 +7,8 @@ public sealed class StatusDataOptions
 {
     /// <summary>The largest <see cref="MaxMessageLength"/> that can be configured (1 MiB of code points).</summary>
     public const int MessageLengthLimit = 1_048_576;
+
+    private const int MaxReadAttempts = 10;
 
     /// <summary>
     /// The longest status message accepted, in characters as PostgreSQL counts them (Unicode code
@@ -15,7 +19,7 @@ public sealed class StatusDataOptions
 
     /// <summary>
     /// How many times a read (a Get or List method, outside a transaction) is attempted when it fails
-    /// with a <see cref="TransientDatabaseException"/>. Default 1: no retry. Writes are never retried:
+    /// with a <see cref="TransientDatabaseException"/>. Default 1: no retry; at most 10. Writes are never retried:
     /// when a connection breaks mid-write, whether it committed is unknown, and retrying could apply it twice.
     /// </summary>
     public int ReadAttempts { get; set; } = 1;
@@ -44,18 +48,25 @@ public sealed class StatusDataOptions
     /// </summary>
     public bool PrepareStatements { get; set; } = true;
 
-    /// <summary>Throws if a setting is out of range.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
-    internal void Validate()
-    {
-        if (MaxMessageLength is < 1 or > MessageLengthLimit)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxMessageLength), MaxMessageLength, $"StatusDataOptions.MaxMessageLength must be between 1 and {MessageLengthLimit}.");
-        }
+    /// <summary>A copy: the settings a <see cref="StatusDatabase"/> keeps, unaffected by later changes to these.</summary>
+    internal StatusDataOptions Copy() => (StatusDataOptions)MemberwiseClone(); // every setting is a value: a shallow copy is a full one
 
-        if (ReadAttempts is < 1 or > 10)
-        {
-            throw new ArgumentOutOfRangeException(nameof(ReadAttempts), ReadAttempts, "StatusDataOptions.ReadAttempts must be between 1 and 10.");
-        }
+    /// <summary>
+    /// The first setting out of range, naming it and its value; <see langword="null"/> if all are valid. The one
+    /// home of the rules: the <see cref="StatusDatabase"/> constructor throws it, and <see cref="Validator"/> reports
+    /// its message where dependency injection builds the options (at host start, with <c>ValidateOnStart</c>).
+    /// </summary>
+    internal ArgumentOutOfRangeException? FindInvalidSetting() =>
+        MaxMessageLength is < 1 or > MessageLengthLimit
+            ? new ArgumentOutOfRangeException(nameof(MaxMessageLength), MaxMessageLength, $"StatusDataOptions.MaxMessageLength must be between 1 and {MessageLengthLimit}.")
+        : ReadAttempts is < 1 or > MaxReadAttempts
+            ? new ArgumentOutOfRangeException(nameof(ReadAttempts), ReadAttempts, $"StatusDataOptions.ReadAttempts must be between 1 and {MaxReadAttempts}.")
+        : null;
+
+    /// <summary><see cref="FindInvalidSetting"/>, for <c>Microsoft.Extensions.Options</c>.</summary>
+    internal sealed class Validator : IValidateOptions<StatusDataOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, StatusDataOptions options) =>
+            options.FindInvalidSetting() is { } invalid ? ValidateOptionsResult.Fail(invalid.Message) : ValidateOptionsResult.Success;
     }
 }

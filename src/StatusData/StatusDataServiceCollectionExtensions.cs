@@ -91,12 +91,8 @@ public static class StatusDataServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        options
-            .Validate(
-                o => o.MaxMessageLength is >= 1 and <= StatusDataOptions.MessageLengthLimit,
-                $"StatusDataOptions.MaxMessageLength must be between 1 and {StatusDataOptions.MessageLengthLimit}.")
-            .Validate(o => o.ReadAttempts is >= 1 and <= 10, "StatusDataOptions.ReadAttempts must be between 1 and 10.")
-            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StatusDataOptions>, StatusDataOptions.Validator>());
+        options.ValidateOnStart();
 
         services.TryAddSingleton<IStatusDatabase>(sp => new StatusDatabase(
             dataSource(sp),

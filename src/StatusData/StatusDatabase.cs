@@ -25,15 +25,12 @@ public sealed class StatusDatabase : IStatusDatabase
     public StatusDatabase(NpgsqlDataSource dataSource, StatusDataOptions? options = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        options ??= new StatusDataOptions();
-        _options = new StatusDataOptions
+        _options = options?.Copy() ?? new StatusDataOptions();
+        if (_options.FindInvalidSetting() is { } invalid)
         {
-            MaxMessageLength = options.MaxMessageLength,
-            ReadAttempts = options.ReadAttempts,
-            ReadsFromStandbys = options.ReadsFromStandbys,
-            PrepareStatements = options.PrepareStatements,
-        };
-        _options.Validate();
+            throw invalid;
+        }
+
         _timeProvider = timeProvider ?? TimeProvider.System;
         NpgsqlDataSource readDataSource;
         if (_options.ReadsFromStandbys && dataSource is NpgsqlMultiHostDataSource multiHost)

@@ -1,6 +1,5 @@
 using FluentMigrator;
 using FluentMigrator.Expressions;
-using FluentMigrator.Model;
 
 namespace StatusData.Migrations.Internal;
 

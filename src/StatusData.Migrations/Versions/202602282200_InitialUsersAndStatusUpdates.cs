@@ -13,6 +13,8 @@ namespace StatusData.Migrations.Versions;
 /// Every name is explicit: without them FluentMigrator would write PK_/UC_/FK_/IX_ names. Unique
 /// constraints are <c>Create.UniqueConstraint</c>, not <c>.Unique()</c>, which makes an index.
 /// No schema is named: the tables go to <c>public</c>, and baseline can build them in a scratch schema.
+/// The lengths are literals, like Alembic's: this migration creates the schema of its day whatever the
+/// library's current limits (StatusData's <c>SchemaLimits</c>) become; a change to them is a new migration.
 /// </remarks>
 [Migration(202602282200, "initial users and status_updates")]
 [MirrorsAlembicRevision("a1b2c3d4e5f6")]

@@ -81,6 +81,17 @@ internal static class Prepared
     /// <summary>The columns of a <c>status_updates</c> row, in the order <see cref="ReadStatusUpdate"/> reads them.</summary>
     public const string StatusUpdateColumns = "id, user_id, message, category, created_at";
 
+    /// <summary>
+    /// A status update <c>s</c> and its author <c>u</c>, in the order <see cref="ReadStatusUpdateWithAuthor"/> reads
+    /// them: <see cref="StatusUpdateColumns"/>, then <see cref="UserColumns"/>, each qualified (both have <c>id</c>
+    /// and <c>created_at</c>). A const cannot be computed from the other two; keep the three in step.
+    /// </summary>
+    public const string StatusUpdateWithAuthorColumns = """
+        s.id, s.user_id, s.message, s.category, s.created_at,
+        u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
+        u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
+        """;
+
     /// <summary>A <c>users</c> row (<see cref="UserColumns"/>), starting at column <paramref name="at"/>.</summary>
     public static User ReadUser(NpgsqlDataReader reader, int at) => new(
         reader.GetGuid(at),
@@ -103,7 +114,7 @@ internal static class Prepared
         reader.GetString(at + 3),
         reader.GetFieldValue<DateTime>(at + 4));
 
-    /// <summary>A status update and its author: the update's five columns, then the user's eleven.</summary>
+    /// <summary>A status update and its author (<see cref="StatusUpdateWithAuthorColumns"/>): the update's five columns, then the user's eleven.</summary>
     public static StatusUpdateWithAuthor ReadStatusUpdateWithAuthor(NpgsqlDataReader reader) =>
         new(ReadStatusUpdate(reader, 0), ReadUser(reader, 5));
 

@@ -19,7 +19,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         try
         {
             Guard.Text(message, session.Options.MaxMessageLength, nameof(message));
-            Guard.Text(category, 20, nameof(category));
+            Guard.Text(category, SchemaLimits.Category, nameof(category));
             ArgumentOutOfRangeException.ThrowIfNegative(xpAward);
 
             // One statement: the UPDATE locks the author's row, so concurrent posts by one user serialize
@@ -27,7 +27,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             // re-evaluates the SET expressions on the latest row version). The INSERT takes the author
             // from the UPDATE, so a missing user inserts nothing, and the foreign key cannot fail: the
             // author's row stays locked by this UPDATE until the statement commits.
-            const string sql = """
+            const string sql = $"""
                 WITH author AS (
                     UPDATE users
                     SET xp = xp + $5,
@@ -43,17 +43,15 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
                         END),
                         last_post_date = $6
                     WHERE id = $2
-                    RETURNING id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at
+                    RETURNING {Prepared.UserColumns}
                 ),
                 inserted AS (
                     INSERT INTO status_updates (id, user_id, message, category, created_at)
                     SELECT $1, author.id, $3, $4, $7 FROM author
-                    RETURNING id, user_id, message, category, created_at
+                    RETURNING {Prepared.StatusUpdateColumns}
                 )
-                SELECT i.id, i.user_id, i.message, i.category, i.created_at,
-                       a.id, a.username, a.display_name, a.email, a.password_hash, a.avatar_url,
-                       a.xp, a.current_streak, a.longest_streak, a.last_post_date, a.created_at
-                FROM inserted i CROSS JOIN author a
+                SELECT {Prepared.StatusUpdateWithAuthorColumns}
+                FROM inserted s CROSS JOIN author u
                 """;
             NpgsqlParameter[] parameters =
             [
@@ -81,10 +79,8 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         using var span = Telemetry.Start("statusdata.get_status_update", Access.Read, session);
         try
         {
-            const string sql = """
-                SELECT s.id, s.user_id, s.message, s.category, s.created_at,
-                       u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
-                       u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
+            const string sql = $"""
+                SELECT {Prepared.StatusUpdateWithAuthorColumns}
                 FROM status_updates s
                 JOIN users u ON u.id = s.user_id
                 WHERE s.id = $1
@@ -133,10 +129,8 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             var cursor = after ?? Paging.End;
 
             // Joined loading: each row is a status update, then its author.
-            const string sql = """
-                SELECT s.id, s.user_id, s.message, s.category, s.created_at,
-                       u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
-                       u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
+            const string sql = $"""
+                SELECT {Prepared.StatusUpdateWithAuthorColumns}
                 FROM status_updates s
                 JOIN users u ON u.id = s.user_id
                 WHERE (s.created_at, s.id) < ($1, $2)
@@ -280,7 +274,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         // The common case allocates nothing: the names for the error message are built only for a bad row.
         if (row is not null
             && Guard.IsValidText(row.Message, session.Options.MaxMessageLength)
-            && Guard.IsValidText(row.Category, 20)
+            && Guard.IsValidText(row.Category, SchemaLimits.Category)
             && row.CreatedAt.Kind == DateTimeKind.Utc)
         {
             return;
@@ -293,7 +287,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         }
 
         Guard.Text(row.Message, session.Options.MaxMessageLength, $"{name}.{nameof(StatusUpdate.Message)}");
-        Guard.Text(row.Category, 20, $"{name}.{nameof(StatusUpdate.Category)}");
+        Guard.Text(row.Category, SchemaLimits.Category, $"{name}.{nameof(StatusUpdate.Category)}");
         if (row.CreatedAt.Kind != DateTimeKind.Utc)
         {
             throw new ArgumentException($"{name}.CreatedAt must be a UTC DateTime (Kind = Utc); got Kind = {row.CreatedAt.Kind}.", $"{name}.{nameof(StatusUpdate.CreatedAt)}");

@@ -13,11 +13,11 @@ internal sealed class UserRepository(Session session) : IUserRepository
         using var span = Telemetry.Start("statusdata.create_user", Access.Write, session);
         try
         {
-            Guard.Text(username, 50, nameof(username));
-            Guard.Text(displayName, 100, nameof(displayName));
-            Guard.Text(email, 255, nameof(email));
-            Guard.Text(passwordHash, 255, nameof(passwordHash));
-            Guard.OptionalText(avatarUrl, 500, nameof(avatarUrl));
+            Guard.Text(username, SchemaLimits.Username, nameof(username));
+            Guard.Text(displayName, SchemaLimits.DisplayName, nameof(displayName));
+            Guard.Text(email, SchemaLimits.Email, nameof(email));
+            Guard.Text(passwordHash, SchemaLimits.PasswordHash, nameof(passwordHash));
+            Guard.OptionalText(avatarUrl, SchemaLimits.AvatarUrl, nameof(avatarUrl));
 
             // UUIDv7: time-ordered, so new rows append to the primary-key index instead of splitting random pages.
             var user = new User(Guid.CreateVersion7(session.Time.GetUtcNow()), username, displayName, email, passwordHash, avatarUrl, 0, 0, 0, null, session.UtcNow());
@@ -97,9 +97,9 @@ internal sealed class UserRepository(Session session) : IUserRepository
         using var span = Telemetry.Start("statusdata.update_profile", Access.Write, session);
         try
         {
-            Guard.Text(displayName, 100, nameof(displayName));
-            Guard.Text(email, 255, nameof(email));
-            Guard.OptionalText(avatarUrl, 500, nameof(avatarUrl));
+            Guard.Text(displayName, SchemaLimits.DisplayName, nameof(displayName));
+            Guard.Text(email, SchemaLimits.Email, nameof(email));
+            Guard.OptionalText(avatarUrl, SchemaLimits.AvatarUrl, nameof(avatarUrl));
             const string sql = $"""
                 UPDATE users SET display_name = $2, email = $3, avatar_url = $4
                 WHERE id = $1
@@ -125,7 +125,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
         using var span = Telemetry.Start("statusdata.set_password_hash", Access.Write, session);
         try
         {
-            Guard.Text(passwordHash, 255, nameof(passwordHash));
+            Guard.Text(passwordHash, SchemaLimits.PasswordHash, nameof(passwordHash));
             const string sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
             NpgsqlParameter[] parameters = [Prepared.Value(id), Prepared.Value(passwordHash)];
             var updated = await session.RunAsync(

@@ -61,5 +61,6 @@ public sealed class DependencyInjectionTests(DatabaseFixture database) : IClassF
 
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
         Assert.Contains("MaxMessageLength", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Actual value was 0.", error.Message, StringComparison.Ordinal);
     }
 }

@@ -71,13 +71,16 @@ public sealed class ValidationTests(DatabaseFixture database) : IClassFixture<Da
     [Fact]
     public async Task MessagesLongerThanTheConfiguredCapAreRejected()
     {
-        var capped = new StatusDatabase(database.DataSource, new StatusDataOptions { MaxMessageLength = 10 });
+        var options = new StatusDataOptions { MaxMessageLength = 10 };
+        var capped = new StatusDatabase(database.DataSource, options);
+        options.MaxMessageLength = 1000; // copied by the constructor: no effect
         var user = await capped.Users.CreateAsync(Unique.Name(), "C", Unique.Email(Unique.Name()), "hash", null, Ct);
 
         await capped.StatusUpdates.PostAsync(user.Id, "0123456789", "c", 1, null, Ct);
         var error = await Assert.ThrowsAsync<ArgumentException>(() => capped.StatusUpdates.PostAsync(user.Id, "0123456789X", "c", 1, null, Ct));
 
         Assert.Equal("message", error.ParamName);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new StatusDatabase(database.DataSource, new StatusDataOptions { MaxMessageLength = 0 }));
+        var invalid = Assert.Throws<ArgumentOutOfRangeException>(() => new StatusDatabase(database.DataSource, new StatusDataOptions { MaxMessageLength = 0 }));
+        Assert.Equal(("MaxMessageLength", (object?)0), (invalid.ParamName, invalid.ActualValue));
     }
 }
