@@ -2,11 +2,10 @@ using System.Diagnostics;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
-using StatusData.Tests.Reliability;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Hosting;
 
 /// <summary>
 /// The spans of the <c>StatusData</c> ActivitySource, collected by OpenTelemetry's in-memory exporter with

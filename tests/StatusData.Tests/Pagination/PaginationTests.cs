@@ -1,7 +1,7 @@
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Pagination;
 
 /// <summary>Keyset pages: stable with equal timestamps, no gaps, no repeats, and a stable leaderboard.</summary>
 public sealed class PaginationTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>

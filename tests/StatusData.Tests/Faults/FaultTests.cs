@@ -2,7 +2,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Faults;
 
 /// <summary>
 /// Faults while the library works: its backend terminated mid-statement (alone and inside a caller's

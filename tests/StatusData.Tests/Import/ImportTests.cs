@@ -1,7 +1,7 @@
 using StatusData.TestSupport;
 using StatusData.Tests.Support;
 
-namespace StatusData.Tests;
+namespace StatusData.Tests.Import;
 
 /// <summary>
 /// The feed (a prepared statement read by ordinal) and the import's row validation (allocation-free

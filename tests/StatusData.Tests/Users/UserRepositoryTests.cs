@@ -2,7 +2,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Users;
 
 public sealed class UserRepositoryTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {

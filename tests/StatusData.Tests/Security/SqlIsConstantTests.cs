@@ -4,7 +4,7 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Security;
 
 /// <summary>
 /// Every SQL text in src/ is a compile-time constant. Roslyn compiles src/ against the real Npgsql, Dapper

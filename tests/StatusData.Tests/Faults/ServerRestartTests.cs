@@ -5,7 +5,7 @@ using StatusData.Migrations;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Faults;
 
 /// <summary>
 /// The server restarts (pg_ctl stop -m fast, a second down, start on the same port) while writers and

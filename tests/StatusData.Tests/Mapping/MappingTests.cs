@@ -2,7 +2,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Mapping;
 
 /// <summary>Rows written the Python way read back exactly; session settings don't matter.</summary>
 public sealed class MappingTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>

@@ -6,7 +6,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Security;
 
 /// <summary>
 /// The password hash never leaks into ToString, exception messages or Npgsql's logs. (SQL is never built

@@ -3,7 +3,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Mapping;
 
 /// <summary>
 /// Results do not depend on time zones: not on the database session's TimeZone (connection string

@@ -7,7 +7,7 @@ using Npgsql;
 using StatusData.Migrations;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Hosting;
 
 /// <summary><c>services.AddHealthChecks().AddStatusData()</c> against real servers: migrated, behind, empty, stopped, silent.</summary>
 public sealed class HealthCheckTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>

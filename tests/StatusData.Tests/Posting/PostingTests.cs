@@ -1,7 +1,7 @@
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Posting;
 
 /// <summary>Posting: the status row, XP and the daily streak, all in one statement.</summary>
 public sealed class PostingTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>

@@ -4,7 +4,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Validation;
 
 /// <summary>
 /// A corpus of bad input for every write method (and every page cursor): each is an
