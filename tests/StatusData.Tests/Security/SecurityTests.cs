@@ -36,6 +36,21 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
     }
 
     [Fact]
+    public async Task ToStringNeverPrintsThePasswordHash()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var name = Unique.Name();
+        var user = await new StatusDatabase(database.DataSource).Users.CreateAsync(name, name, Unique.Email(name), "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$SECRETHASHVALUE", null, ct);
+
+        var text = user.ToString();
+
+        Assert.DoesNotContain("SECRETHASHVALUE", text, StringComparison.Ordinal);
+        Assert.Contains("PasswordHash = ***", text, StringComparison.Ordinal);
+        Assert.Contains(user.Username, text, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRETHASHVALUE", new UserWithStatusUpdates(user, []).ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ThePasswordHashNeverAppearsInExceptionsEvenWithErrorDetailOn()
     {
         var ct = TestContext.Current.CancellationToken;

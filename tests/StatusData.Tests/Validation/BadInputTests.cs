@@ -163,32 +163,6 @@ public sealed class BadInputTests(DatabaseFixture database) : IClassFixture<Data
     }
 
     [Fact]
-    public async Task AnImportWithAMissingAuthorInsideACallersTransactionNamesTheAuthorAndLeavesTheTransactionUsable()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        var before = await Sql.SnapshotAsync(Admin);
-        var ghost = Guid.CreateVersion7();
-        StatusUpdateWithAuthor posted;
-
-        var transaction = await Db.BeginTransactionAsync(ct);
-        await using (transaction)
-        {
-            var error = await Assert.ThrowsAsync<UserNotFoundException>(() => transaction.StatusUpdates.ImportAsync(
-                [
-                    new StatusUpdate(Guid.CreateVersion7(), Victim.Id, "fine", "general", DateTime.UtcNow),
-                    new StatusUpdate(Guid.CreateVersion7(), ghost, "no such author", "general", DateTime.UtcNow),
-                ],
-                ct));
-            Assert.Equal(ghost, error.UserId);
-            posted = await transaction.StatusUpdates.PostAsync(Victim.Id, "after the failed import", "general", 1, null, ct);
-            await transaction.CommitAsync(ct);
-        }
-
-        Assert.Equal(posted, await Db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
-        Assert.Equal(before.Split('\n').Length + 1, (await Sql.SnapshotAsync(Admin)).Split('\n').Length);
-    }
-
-    [Fact]
     public async Task AOneMegabyteMessageIsRejectedByDefaultAndAcceptedWhenTheCapIsRaised()
     {
         var ct = TestContext.Current.CancellationToken;
