@@ -11,6 +11,7 @@ namespace StatusData.Tests.Faults;
 /// <c>sleep:</c>, so the test can find the library's backend (by its Application Name) in pg_sleep
 /// and terminate it from an admin connection.
 /// </summary>
+[Trait("Category", "Slow")] // terminated backends, timeouts of a second, an exhausted pool
 public sealed class FaultTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>, IAsyncLifetime
 {
     private const string SlowTriggers = """

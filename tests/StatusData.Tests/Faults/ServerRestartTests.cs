@@ -12,6 +12,7 @@ namespace StatusData.Tests.Faults;
 /// a reader keep working through one StatusDatabase. The test owns its own throwaway cluster, so
 /// nothing else in the run is disturbed.
 /// </summary>
+[Trait("Category", "Slow")] // its own server, stopped and restarted under load
 public sealed class ServerRestartTests
 {
     private const int Writers = 4;

@@ -73,6 +73,7 @@ public sealed class HealthCheckTests(DatabaseFixture database) : IClassFixture<D
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // waits out the one-second timeout
     public async Task AServerThatDoesNotAnswerIsUnhealthyAfterTheTimeout()
     {
         // Accepts the connection and never says a word, like a hung server or a black-holed network.

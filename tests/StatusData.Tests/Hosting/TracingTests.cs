@@ -118,6 +118,7 @@ public sealed class TracingTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // waits out a one-second command timeout
     public async Task AWriteWhoseConnectionBrokeBeforeItsAnswerIsUnknown()
     {
         // Command Timeout 1 s against a 30 s trigger; Cancellation Timeout -1 makes Npgsql drop the connection

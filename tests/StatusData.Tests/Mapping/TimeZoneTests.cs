@@ -74,6 +74,7 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // re-runs a test in a child process
     public async Task TheProcessTimeZoneChangesNothing()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -58,6 +58,7 @@ public sealed partial class SqlIsConstantTests
     ];
 
     [Fact]
+    [Trait("Category", "Slow")] // compiles all of src/ with Roslyn, about 5 s
     public void EverySqlTextInSrcIsAConstant()
     {
         var src = Path.Combine(RepositoryRoot(), "src");
