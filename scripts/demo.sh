@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 ensure_postgres STATUSDATA_CONNECTION
-exec dotnet run --project samples/StatusData.Demo -- "$@"
+with_postgres STATUSDATA_CONNECTION dotnet run --project samples/StatusData.Demo -- "$@"

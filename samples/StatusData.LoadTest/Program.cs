@@ -1,30 +1,39 @@
 // Measures the limits docs/scaling.md quotes, on one PostgreSQL server:
-//   dotnet run -c Release --project samples/StatusData.LoadTest -- [seconds per phase, default 10]
-// With STATUSDATA_LOADTEST_CONNECTION unset it starts a throwaway server (fsync, synchronous_commit and
-// full_page_writes off, like the tests' servers: the write numbers are an upper bound for a durable server).
+//   scripts/loadtest.sh [seconds per phase, default 10]
+// on the database STATUSDATA_LOADTEST_CONNECTION names, migrated first. The script points it at a throwaway
+// local server when it is not set (fsync, synchronous_commit and full_page_writes off, like the tests'
+// servers: the write numbers are an upper bound for a durable server). Not STATUSDATA_CONNECTION: that one
+// names the database deployments migrate, and this writes some 100,000 rows.
 using System.Diagnostics;
 using System.Globalization;
 using Npgsql;
 using StatusData;
-using StatusData.TestSupport;
+using StatusData.Migrations;
+
+var connectionString = Environment.GetEnvironmentVariable("STATUSDATA_LOADTEST_CONNECTION");
+if (string.IsNullOrWhiteSpace(connectionString))
+{
+    Console.Error.WriteLine("STATUSDATA_LOADTEST_CONNECTION is not set. Run scripts/loadtest.sh, which starts a throwaway PostgreSQL, or set it to a scratch database of yours.");
+    return 2;
+}
 
 var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 var phase = TimeSpan.FromSeconds(seconds);
 const int Workers = 8;
 const int ImportRows = 100_000;
 
-await using var server = await PostgresServers.StartLocalAsync("STATUSDATA_LOADTEST_CONNECTION");
-await using var databases = await TestDatabases.CreateAsync(server);
-var connectionString = await databases.CreateMigratedAsync("load");
+await new StatusDataMigrator(connectionString).UpAsync();
 await using var dataSource = NpgsqlDataSource.Create(connectionString);
 var db = new StatusDatabase(dataSource);
+var run = Guid.NewGuid().ToString("N")[..6]; // usernames are unique: lets the load test run again on the same database
 
-Console.WriteLine($"server: {server.Description}; {Environment.ProcessorCount} cores; load average {LoadAverage()}; {Workers} workers; {seconds} s per phase");
+var target = new NpgsqlConnectionStringBuilder(connectionString);
+Console.WriteLine($"server: PostgreSQL {await ServerVersionAsync()} on {target.Host}:{target.Port}, database {target.Database}; {Environment.ProcessorCount} cores; load average {LoadAverage()}; {Workers} workers; {seconds} s per phase");
 
 var users = new List<User>();
 for (var i = 0; i < Workers; i++)
 {
-    var name = $"load{i}";
+    var name = $"load{i}_{run}";
     users.Add(await db.Users.CreateAsync(name, "Load", $"{name}@example.com", "hash"));
 }
 
@@ -41,6 +50,7 @@ var imported = await db.StatusUpdates.ImportAsync(rows);
 clock.Stop();
 Report($"ImportAsync rows/s ({imported:N0} rows in {clock.Elapsed.TotalSeconds:F1} s)", imported / clock.Elapsed.TotalSeconds);
 Console.WriteLine($"load average at the end: {LoadAverage()}");
+return 0;
 
 async Task<double> RunAsync(Func<int, Task> operation)
 {
@@ -56,6 +66,12 @@ async Task<double> RunAsync(Func<int, Task> operation)
         }
     })));
     return done / watch.Elapsed.TotalSeconds;
+}
+
+async Task<string> ServerVersionAsync()
+{
+    await using var command = dataSource.CreateCommand("SHOW server_version");
+    return (string)(await command.ExecuteScalarAsync())!;
 }
 
 static void Report(string what, double perSecond) => Console.WriteLine($"| {what} | {perSecond.ToString("N0", CultureInfo.InvariantCulture)} |");

@@ -46,8 +46,8 @@ public static class PostgresServers
 
     /// <summary>
     /// Uses the server <paramref name="connectionVariable"/> names, else a throwaway server from the local
-    /// binaries, never a container: for the demo, the load test and the benchmarks, whose numbers are
-    /// measured without a container engine's port proxy in between.
+    /// binaries, never a container: for the benchmarks, whose numbers are measured without a container
+    /// engine's port proxy in between.
     /// </summary>
     /// <param name="connectionVariable">The environment variable to read.</param>
     /// <param name="cancellationToken">Cancels the start.</param>

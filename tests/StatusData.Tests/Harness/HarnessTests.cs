@@ -48,6 +48,7 @@ internal static class IsolationProbe
     }
 }
 
+[Trait("Category", "Slow")] // each test starts a server of its own
 public sealed class ThrowawayServerTests
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace StatusData.Tests.Packaging;
 /// The packages as a consumer gets them: packed, restored from a local folder feed by a tiny app
 /// outside this repository that migrates an empty database at startup and then uses the library.
 /// </summary>
+[Trait("Category", "Slow")] // dotnet pack and dotnet run of a consumer app, about 20 s
 public sealed class PackageTests : IDisposable
 {
     private readonly string _work = Directory.CreateTempSubdirectory("statusdata-package-").FullName;

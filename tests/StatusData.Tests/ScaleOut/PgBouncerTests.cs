@@ -189,6 +189,7 @@ public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgB
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // waits out a one-second lock timeout
     public async Task ALockTimeoutThroughPgBouncerStillNamesTheHolder()
     {
         var direct = await fixture.Databases.CreateEmptyAsync("bouncerlock", Ct);

@@ -9,6 +9,7 @@ namespace StatusData.Tests.ScaleOut;
 /// a row written on the primary is invisible on the standby, so whether a call sees it shows which
 /// server served it.
 /// </summary>
+[Trait("Category", "Slow")] // a primary and a streaming standby of its own
 public sealed class ReadReplicaTests(ReplicaPair pair) : IClassFixture<ReplicaPair>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -136,6 +137,7 @@ public sealed class ReadReplicaTests(ReplicaPair pair) : IClassFixture<ReplicaPa
 }
 
 /// <summary>With its standby down, a routed StatusDatabase serves reads from the primary.</summary>
+[Trait("Category", "Slow")] // a primary and a streaming standby of its own
 public sealed class StandbyDownTests(ReplicaPair pair) : IClassFixture<ReplicaPair>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

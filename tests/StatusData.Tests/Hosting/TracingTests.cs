@@ -2,11 +2,10 @@ using System.Diagnostics;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
-using StatusData.Tests.Reliability;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Hosting;
 
 /// <summary>
 /// The spans of the <c>StatusData</c> ActivitySource, collected by OpenTelemetry's in-memory exporter with
@@ -119,6 +118,7 @@ public sealed class TracingTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // waits out a one-second command timeout
     public async Task AWriteWhoseConnectionBrokeBeforeItsAnswerIsUnknown()
     {
         // Command Timeout 1 s against a 30 s trigger; Cancellation Timeout -1 makes Npgsql drop the connection

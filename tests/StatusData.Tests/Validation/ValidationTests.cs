@@ -1,7 +1,7 @@
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Validation;
 
 /// <summary>Bad input is rejected before the database, naming the parameter; lengths count code points as PostgreSQL does.</summary>
 public sealed class ValidationTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>

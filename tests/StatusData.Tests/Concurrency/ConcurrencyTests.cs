@@ -1,7 +1,7 @@
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Concurrency;
 
 /// <summary>
 /// Many writers at once against one database: posting (XP and streaks must come out exact), creating

@@ -4,7 +4,7 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Security;
 
 /// <summary>
 /// Every SQL text in src/ is a compile-time constant. Roslyn compiles src/ against the real Npgsql, Dapper
@@ -58,6 +58,7 @@ public sealed partial class SqlIsConstantTests
     ];
 
     [Fact]
+    [Trait("Category", "Slow")] // compiles all of src/ with Roslyn, about 5 s
     public void EverySqlTextInSrcIsAConstant()
     {
         var src = Path.Combine(RepositoryRoot(), "src");

@@ -4,7 +4,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Validation;
 
 /// <summary>
 /// A corpus of bad input for every write method (and every page cursor): each is an
@@ -160,32 +160,6 @@ public sealed class BadInputTests(DatabaseFixture database) : IClassFixture<Data
         Assert.Equal(2L, await Sql.ScalarAsync<long>(Admin, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('users', 'status_updates')"));
         Assert.NotNull(await Db.Users.GetByIdAsync(Victim.Id, ct));
         Assert.Equal(0L, await Sql.OrphansAsync(Admin));
-    }
-
-    [Fact]
-    public async Task AnImportWithAMissingAuthorInsideACallersTransactionNamesTheAuthorAndLeavesTheTransactionUsable()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        var before = await Sql.SnapshotAsync(Admin);
-        var ghost = Guid.CreateVersion7();
-        StatusUpdateWithAuthor posted;
-
-        var transaction = await Db.BeginTransactionAsync(ct);
-        await using (transaction)
-        {
-            var error = await Assert.ThrowsAsync<UserNotFoundException>(() => transaction.StatusUpdates.ImportAsync(
-                [
-                    new StatusUpdate(Guid.CreateVersion7(), Victim.Id, "fine", "general", DateTime.UtcNow),
-                    new StatusUpdate(Guid.CreateVersion7(), ghost, "no such author", "general", DateTime.UtcNow),
-                ],
-                ct));
-            Assert.Equal(ghost, error.UserId);
-            posted = await transaction.StatusUpdates.PostAsync(Victim.Id, "after the failed import", "general", 1, null, ct);
-            await transaction.CommitAsync(ct);
-        }
-
-        Assert.Equal(posted, await Db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
-        Assert.Equal(before.Split('\n').Length + 1, (await Sql.SnapshotAsync(Admin)).Split('\n').Length);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ using Npgsql;
 using StatusData.Migrations;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Hosting;
 
 /// <summary><c>services.AddHealthChecks().AddStatusData()</c> against real servers: migrated, behind, empty, stopped, silent.</summary>
 public sealed class HealthCheckTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
@@ -73,6 +73,7 @@ public sealed class HealthCheckTests(DatabaseFixture database) : IClassFixture<D
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // waits out the one-second timeout
     public async Task AServerThatDoesNotAnswerIsUnhealthyAfterTheTimeout()
     {
         // Accepts the connection and never says a word, like a hung server or a black-holed network.

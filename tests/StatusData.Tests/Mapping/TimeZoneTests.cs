@@ -3,7 +3,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Mapping;
 
 /// <summary>
 /// Results do not depend on time zones: not on the database session's TimeZone (connection string
@@ -30,6 +30,34 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
         }
     }
 
+    [Theory]
+    [InlineData("Asia/Kolkata")]
+    [InlineData("America/Los_Angeles")]
+    [InlineData("Pacific/Kiritimati")]
+    public async Task ASessionTimeZoneOtherThanUtcChangesNothing(string timeZone)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var clock = new ManualClock(new DateTimeOffset(2026, 12, 31, 23, 30, 0, TimeSpan.Zero));
+        await using var zoned = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(database.ConnectionString) { Timezone = timeZone }.ConnectionString);
+        var inZone = new StatusDatabase(zoned, timeProvider: clock);
+        var inUtc = new StatusDatabase(database.DataSource, timeProvider: clock);
+        await using (var check = zoned.CreateCommand("SHOW TimeZone"))
+        {
+            Assert.Equal(timeZone, await check.ExecuteScalarAsync(ct));
+        }
+
+        var name = Unique.Name();
+        var created = await inZone.Users.CreateAsync(name, "Z", Unique.Email(name), "hash", null, ct);
+        var posted = await inZone.StatusUpdates.PostAsync(created.Id, "tz", "tz", 1, null, ct);
+
+        Assert.Equal(new DateTime(2026, 12, 31, 23, 30, 0, DateTimeKind.Utc), created.CreatedAt);
+        Assert.Equal(new DateOnly(2026, 12, 31), posted.Author.LastPostDate);
+        Assert.Equal(await inUtc.Users.GetByIdAsync(created.Id, ct), await inZone.Users.GetByIdAsync(created.Id, ct));
+        Assert.Equal(await inUtc.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct), await inZone.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
+        Assert.Equal(posted, await inUtc.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
+        Assert.Equal(DateTimeKind.Utc, (await inZone.Users.GetByIdAsync(created.Id, ct))!.CreatedAt.Kind);
+    }
+
     /// <summary>
     /// Run in-process as a normal test; and by <see cref="TheProcessTimeZoneChangesNothing"/> in a child
     /// process with another TZ, where it writes what it observed to a file for the parent to compare.
@@ -46,6 +74,7 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // re-runs a test in a child process
     public async Task TheProcessTimeZoneChangesNothing()
     {
         var ct = TestContext.Current.CancellationToken;

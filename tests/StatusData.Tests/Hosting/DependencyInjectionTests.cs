@@ -4,7 +4,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Hosting;
 
 public sealed class DependencyInjectionTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {

@@ -2,7 +2,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Transactions;
 
 public sealed class TransactionTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
@@ -59,5 +59,33 @@ public sealed class TransactionTests(DatabaseFixture database) : IClassFixture<D
         }
 
         Assert.Null(await Db.Users.GetByUsernameAsync(name, Ct));
+    }
+
+    /// <summary>Prepared statements inside a caller's transaction commit or roll back together.</summary>
+    [Fact]
+    public async Task InsideACallersTransactionTheStatementsCommitOrRollBackTogether()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var db = new StatusDatabase(database.DataSource);
+        var kept = Unique.Name();
+        var dropped = Unique.Name();
+        await using (var tx = await db.BeginTransactionAsync(ct))
+        {
+            var user = await tx.Users.CreateAsync(dropped, dropped, Unique.Email(dropped), "hash", null, ct);
+            await tx.StatusUpdates.PostAsync(user.Id, "gone", "general", 1, null, ct);
+            Assert.NotNull(await tx.Users.GetByIdAsync(user.Id, ct));
+        }
+
+        Assert.Null(await db.Users.GetByUsernameAsync(dropped, ct));
+
+        await using (var tx = await db.BeginTransactionAsync(ct))
+        {
+            var user = await tx.Users.CreateAsync(kept, kept, Unique.Email(kept), "hash", null, ct);
+            var posted = await tx.StatusUpdates.PostAsync(user.Id, "kept", "general", 3, null, ct);
+            await tx.CommitAsync(ct);
+            Assert.Equal(posted, await db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
+        }
+
+        Assert.Equal(3, (await db.Users.GetByUsernameAsync(kept, ct))!.Xp);
     }
 }

@@ -1,7 +1,8 @@
+using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Posting;
 
 /// <summary>Posting: the status row, XP and the daily streak, all in one statement.</summary>
 public sealed class PostingTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
@@ -144,6 +145,41 @@ public sealed class PostingTests(DatabaseFixture database) : IClassFixture<Datab
         Assert.Null(await Db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
         Assert.Equal(posted.Author, await Db.Users.GetByIdAsync(user.Id, Ct));
         Assert.False(await Db.StatusUpdates.DeleteAsync(posted.StatusUpdate.Id, Ct));
+    }
+
+    /// <summary>The statements prepared on one pooled connection are reused call after call and keep the streak rules.</summary>
+    [Fact]
+    public async Task PostingAgainAndAgainOnOnePooledConnectionKeepsTheStreakRules()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var clock = new ManualClock(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
+
+        // One physical connection: every call reuses the statements prepared on it by the first one.
+        await using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(database.ConnectionString) { MaxPoolSize = 1 }.ConnectionString);
+        var db = new StatusDatabase(dataSource, timeProvider: clock);
+        var name = Unique.Name();
+        var user = await db.Users.CreateAsync(name, name, Unique.Email(name), "hash", null, ct);
+        var day = new DateOnly(2026, 3, 1);
+        StatusUpdateWithAuthor? last = null;
+        for (var i = 0; i < 7; i++)
+        {
+            last = await db.StatusUpdates.PostAsync(user.Id, $"post {i}", "general", 5, day.AddDays(i / 2), ct);
+            Assert.Equal(last, await db.StatusUpdates.GetByIdAsync(last.StatusUpdate.Id, ct));
+        }
+
+        Assert.Equal(35, last!.Author.Xp);
+        Assert.Equal(4, last.Author.CurrentStreak);
+        Assert.Equal(4, last.Author.LongestStreak);
+        Assert.Equal(day.AddDays(3), last.Author.LastPostDate);
+        Assert.Equal(last.Author, await db.Users.GetByIdAsync(user.Id, ct));
+        Assert.Equal(clock.Now.UtcDateTime, last.StatusUpdate.CreatedAt);
+
+        // A gap restarts the streak; the longest one stays.
+        var later = await db.StatusUpdates.PostAsync(user.Id, "back", "general", 0, day.AddDays(10), ct);
+        Assert.Equal((1, 4, 35), (later.Author.CurrentStreak, later.Author.LongestStreak, later.Author.Xp));
+        Assert.True(await db.StatusUpdates.DeleteAsync(later.StatusUpdate.Id, ct));
+        Assert.False(await db.StatusUpdates.DeleteAsync(later.StatusUpdate.Id, ct));
+        Assert.Null(await db.StatusUpdates.GetByIdAsync(later.StatusUpdate.Id, ct));
     }
 
     private static string AddDays(string day, int days) =>

@@ -2,7 +2,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Faults;
 
 /// <summary>
 /// Faults while the library works: its backend terminated mid-statement (alone and inside a caller's
@@ -11,6 +11,7 @@ namespace StatusData.Tests.Reliability;
 /// <c>sleep:</c>, so the test can find the library's backend (by its Application Name) in pg_sleep
 /// and terminate it from an admin connection.
 /// </summary>
+[Trait("Category", "Slow")] // terminated backends, timeouts of a second, an exhausted pool
 public sealed class FaultTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>, IAsyncLifetime
 {
     private const string SlowTriggers = """

@@ -5,13 +5,14 @@ using StatusData.Migrations;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Faults;
 
 /// <summary>
 /// The server restarts (pg_ctl stop -m fast, a second down, start on the same port) while writers and
 /// a reader keep working through one StatusDatabase. The test owns its own throwaway cluster, so
 /// nothing else in the run is disturbed.
 /// </summary>
+[Trait("Category", "Slow")] // its own server, stopped and restarted under load
 public sealed class ServerRestartTests
 {
     private const int Writers = 4;

@@ -6,7 +6,7 @@ using Npgsql;
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Reliability;
+namespace StatusData.Tests.Security;
 
 /// <summary>
 /// The password hash never leaks into ToString, exception messages or Npgsql's logs. (SQL is never built
@@ -33,6 +33,21 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
         }
 
         Assert.Contains("PasswordHash = ***", user.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ToStringNeverPrintsThePasswordHash()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var name = Unique.Name();
+        var user = await new StatusDatabase(database.DataSource).Users.CreateAsync(name, name, Unique.Email(name), "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$SECRETHASHVALUE", null, ct);
+
+        var text = user.ToString();
+
+        Assert.DoesNotContain("SECRETHASHVALUE", text, StringComparison.Ordinal);
+        Assert.Contains("PasswordHash = ***", text, StringComparison.Ordinal);
+        Assert.Contains(user.Username, text, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRETHASHVALUE", new UserWithStatusUpdates(user, []).ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

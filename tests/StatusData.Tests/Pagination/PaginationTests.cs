@@ -1,9 +1,12 @@
 using StatusData.Tests.Support;
 using StatusData.TestSupport;
 
-namespace StatusData.Tests.Library;
+namespace StatusData.Tests.Pagination;
 
-/// <summary>Keyset pages: stable with equal timestamps, no gaps, no repeats, and a stable leaderboard.</summary>
+/// <summary>
+/// Keyset pages of the feed (newest first, with authors), a user's updates, a category and the users (in
+/// sign-up order): stable with equal timestamps, no gaps, no repeats; and a stable leaderboard.
+/// </summary>
 public sealed class PaginationTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
     private static readonly DateTimeOffset T0 = new(2026, 5, 1, 8, 0, 0, TimeSpan.Zero);
@@ -51,6 +54,46 @@ public sealed class PaginationTests(DatabaseFixture database) : IClassFixture<Da
             Assert.Equal(row.StatusUpdate.UserId, row.Author.Id);
             Assert.Equal(await Db.Users.GetByIdAsync(row.Author.Id, Ct), row.Author);
         }
+    }
+
+    [Fact]
+    public async Task FeedPagesWalkEveryUpdateOnceNewestFirstWithAuthors()
+    {
+        var db = new StatusDatabase(database.DataSource);
+        var authors = new List<User>();
+        for (var i = 0; i < 3; i++)
+        {
+            var name = Unique.Name();
+            authors.Add(await db.Users.CreateAsync(name, name, Unique.Email(name), "hash", null, Ct));
+        }
+
+        // Imported with equal timestamps in pairs, so the id must break ties.
+        var start = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        var rows = Enumerable.Range(0, 11)
+            .Select(i => new StatusUpdate(Guid.NewGuid(), authors[i % 3].Id, $"message {i}", i % 2 == 0 ? "work" : "fun", start.AddMinutes(i / 2)))
+            .ToList();
+        Assert.Equal(11, await db.StatusUpdates.ImportAsync(rows, Ct));
+
+        var expected = rows.OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id, GuidComparer.Postgres).ToList();
+        var seen = new List<StatusUpdateWithAuthor>();
+        PageCursor? cursor = null;
+        do
+        {
+            var page = await db.StatusUpdates.GetFeedAsync(4, cursor, Ct);
+            Assert.InRange(page.Items.Count, 1, 4);
+            seen.AddRange(page.Items);
+            cursor = page.Next;
+        }
+        while (cursor is not null);
+
+        // The feed is global and other tests of this class share the database: keep this test's rows.
+        seen = seen.Where(s => authors.Any(a => a.Id == s.StatusUpdate.UserId)).ToList();
+        Assert.Equal(expected, seen.Select(s => s.StatusUpdate));
+        Assert.All(seen, s => Assert.Equal(authors.Single(a => a.Id == s.StatusUpdate.UserId), s.Author));
+        Assert.Equal(DateTimeKind.Utc, seen[0].StatusUpdate.CreatedAt.Kind);
+
+        var local = new PageCursor(DateTime.SpecifyKind(start, DateTimeKind.Local), Guid.Empty);
+        Assert.Equal("after", (await Assert.ThrowsAsync<ArgumentException>(() => db.StatusUpdates.GetFeedAsync(4, local, Ct))).ParamName);
     }
 
     [Fact]
