@@ -95,6 +95,7 @@ internal static class Program
         // The throughput benchmarks run the single-caller operations many at a time: nothing new to count or check.
         var passTypes = types.Where(t => t != typeof(ThroughputBenchmarks)).ToArray();
         var roundTrips = await RoundTripPass.RunAsync(passTypes, connectionString, Console.Out);
+        var allocations = await AllocationPass.RunAsync(passTypes, Console.Out);
         Console.WriteLine("round trips: counted; every contender of every read returned the same rows");
 
         ServerImportProbe? probe = null;
@@ -136,7 +137,7 @@ internal static class Program
         run.LoadAfter = RunInfo.LoadAverage();
         run.Duration = clock.Elapsed;
 
-        var rows = MarkdownReport.Rows(summaries, roundTrips, passTypes)
+        var rows = MarkdownReport.Rows(summaries, roundTrips, allocations, passTypes)
             .Where(r => filter is null || Regex.IsMatch(r.Method, GlobPattern(filter), RegexOptions.IgnoreCase))
             .ToList();
         var throughput = MarkdownReport.ThroughputRows(summaries);

@@ -13,6 +13,38 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
 {
     private const string ImportSavepoint = "statusdata_import";
 
+    // One statement: the UPDATE locks the author's row, so concurrent posts by one user serialize
+    // and each computes its streak from the row as the previous post left it (READ COMMITTED
+    // re-evaluates the SET expressions on the latest row version). The INSERT takes the author
+    // from the UPDATE, so a missing user inserts nothing, and the foreign key cannot fail: the
+    // author's row stays locked by this UPDATE until the statement commits.
+    internal const string PostSql = $"""
+        WITH author AS (
+            UPDATE users
+            SET xp = xp + $5,
+                current_streak = CASE
+                    WHEN last_post_date = $6 THEN current_streak
+                    WHEN last_post_date = $6 - 1 THEN current_streak + 1
+                    ELSE 1
+                END,
+                longest_streak = GREATEST(longest_streak, CASE
+                    WHEN last_post_date = $6 THEN current_streak
+                    WHEN last_post_date = $6 - 1 THEN current_streak + 1
+                    ELSE 1
+                END),
+                last_post_date = $6
+            WHERE id = $2
+            RETURNING {Prepared.UserColumns}
+        ),
+        inserted AS (
+            INSERT INTO status_updates (id, user_id, message, category, created_at)
+            SELECT $1, author.id, $3, $4, $7 FROM author
+            RETURNING {Prepared.StatusUpdateColumns}
+        )
+        SELECT {Prepared.StatusUpdateWithAuthorColumns}
+        FROM inserted s CROSS JOIN author u
+        """;
+
     public async Task<StatusUpdateWithAuthor> PostAsync(Guid userId, string message, string category, int xpAward, DateOnly? day = null, CancellationToken cancellationToken = default)
     {
         using var span = Telemetry.Start("statusdata.post", Access.Write, session);
@@ -22,37 +54,6 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             Guard.Text(category, SchemaLimits.Category, nameof(category));
             ArgumentOutOfRangeException.ThrowIfNegative(xpAward);
 
-            // One statement: the UPDATE locks the author's row, so concurrent posts by one user serialize
-            // and each computes its streak from the row as the previous post left it (READ COMMITTED
-            // re-evaluates the SET expressions on the latest row version). The INSERT takes the author
-            // from the UPDATE, so a missing user inserts nothing, and the foreign key cannot fail: the
-            // author's row stays locked by this UPDATE until the statement commits.
-            const string sql = $"""
-                WITH author AS (
-                    UPDATE users
-                    SET xp = xp + $5,
-                        current_streak = CASE
-                            WHEN last_post_date = $6 THEN current_streak
-                            WHEN last_post_date = $6 - 1 THEN current_streak + 1
-                            ELSE 1
-                        END,
-                        longest_streak = GREATEST(longest_streak, CASE
-                            WHEN last_post_date = $6 THEN current_streak
-                            WHEN last_post_date = $6 - 1 THEN current_streak + 1
-                            ELSE 1
-                        END),
-                        last_post_date = $6
-                    WHERE id = $2
-                    RETURNING {Prepared.UserColumns}
-                ),
-                inserted AS (
-                    INSERT INTO status_updates (id, user_id, message, category, created_at)
-                    SELECT $1, author.id, $3, $4, $7 FROM author
-                    RETURNING {Prepared.StatusUpdateColumns}
-                )
-                SELECT {Prepared.StatusUpdateWithAuthorColumns}
-                FROM inserted s CROSS JOIN author u
-                """;
             NpgsqlParameter[] parameters =
             [
                 Prepared.Value(Guid.CreateVersion7(session.Time.GetUtcNow())),
@@ -63,7 +64,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
                 Prepared.Value(day ?? session.UtcToday()),
                 Prepared.Value(session.UtcNow()),
             ];
-            var posted = await QueryWithAuthorSingleAsync(sql, parameters, Access.Write, cancellationToken).ConfigureAwait(false)
+            var posted = await QueryWithAuthorSingleAsync(PostSql, parameters, Access.Write, cancellationToken).ConfigureAwait(false)
                 ?? throw new UserNotFoundException(userId);
             Telemetry.Completed(span, written: true);
             return posted;
@@ -120,6 +121,16 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         }
     }
 
+    // Joined loading: each row is a status update, then its author.
+    internal const string FeedSql = $"""
+        SELECT {Prepared.StatusUpdateWithAuthorColumns}
+        FROM status_updates s
+        JOIN users u ON u.id = s.user_id
+        WHERE (s.created_at, s.id) < ($1, $2)
+        ORDER BY s.created_at DESC, s.id DESC
+        LIMIT $3
+        """;
+
     public async Task<Page<StatusUpdateWithAuthor>> GetFeedAsync(int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
     {
         using var span = Telemetry.Start("statusdata.get_feed", Access.Read, session);
@@ -128,19 +139,10 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             Guard.PageSize(limit, nameof(limit));
             var cursor = after ?? Paging.End;
 
-            // Joined loading: each row is a status update, then its author.
-            const string sql = $"""
-                SELECT {Prepared.StatusUpdateWithAuthorColumns}
-                FROM status_updates s
-                JOIN users u ON u.id = s.user_id
-                WHERE (s.created_at, s.id) < ($1, $2)
-                ORDER BY s.created_at DESC, s.id DESC
-                LIMIT $3
-                """;
             NpgsqlParameter[] parameters = [Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)];
             var rows = await session.RunAsync(
                 Access.Read,
-                connection => Prepared.QueryListAsync(session, connection, sql, parameters, limit + 1, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),
+                connection => Prepared.QueryListAsync(session, connection, FeedSql, parameters, limit + 1, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),
                 cancellationToken).ConfigureAwait(false);
             return Paging.ToPage(rows, limit, static row => PageCursor.After(row.StatusUpdate));
         }

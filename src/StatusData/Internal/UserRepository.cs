@@ -8,6 +8,11 @@ namespace StatusData.Internal;
 /// </summary>
 internal sealed class UserRepository(Session session) : IUserRepository
 {
+    internal const string InsertSql = """
+        INSERT INTO users (id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, NULL, $7)
+        """;
+
     public async Task<User> CreateAsync(string username, string displayName, string email, string passwordHash, string? avatarUrl = null, CancellationToken cancellationToken = default)
     {
         using var span = Telemetry.Start("statusdata.create_user", Access.Write, session);
@@ -21,10 +26,6 @@ internal sealed class UserRepository(Session session) : IUserRepository
 
             // UUIDv7: time-ordered, so new rows append to the primary-key index instead of splitting random pages.
             var user = new User(Guid.CreateVersion7(session.Time.GetUtcNow()), username, displayName, email, passwordHash, avatarUrl, 0, 0, 0, null, session.UtcNow());
-            const string sql = """
-                INSERT INTO users (id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, NULL, $7)
-                """;
             NpgsqlParameter[] parameters =
             [
                 Prepared.Value(user.Id),
@@ -37,7 +38,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
             ];
             await session.RunAsync(
                 Access.Write,
-                connection => Prepared.ExecuteAsync(session, connection, sql, parameters, cancellationToken),
+                connection => Prepared.ExecuteAsync(session, connection, InsertSql, parameters, cancellationToken),
                 cancellationToken).ConfigureAwait(false);
             Telemetry.Completed(span, written: true);
             return user;
@@ -48,13 +49,14 @@ internal sealed class UserRepository(Session session) : IUserRepository
         }
     }
 
+    internal const string GetByIdSql = $"SELECT {Prepared.UserColumns} FROM users WHERE id = $1";
+
     public async Task<User?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
         using var span = Telemetry.Start("statusdata.get_user", Access.Read, session);
         try
         {
-            const string sql = $"SELECT {Prepared.UserColumns} FROM users WHERE id = $1";
-            return await QueryUserAsync(sql, [Prepared.Value(id)], Access.Read, cancellationToken).ConfigureAwait(false);
+            return await QueryUserAsync(GetByIdSql, [Prepared.Value(id)], Access.Read, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
         {
@@ -260,20 +262,21 @@ internal sealed class UserRepository(Session session) : IUserRepository
         }
     }
 
+    internal const string UsersByIdsSql = $"SELECT {Prepared.UserColumns} FROM users WHERE id = ANY($1)";
+
+    internal const string UpdatesByUsersSql = $"""
+        SELECT {Prepared.StatusUpdateColumns}
+        FROM status_updates
+        WHERE user_id = ANY($1)
+        ORDER BY user_id, created_at DESC, id DESC
+        """;
+
     /// <summary>
     /// Selectin loading: one query for the users and one for all of their updates, sent together in one
     /// batch (one round trip), in the order of <paramref name="ids"/> (distinct), skipping ids without a user.
     /// </summary>
-    private ValueTask<List<UserWithStatusUpdates>> QueryWithStatusUpdatesAsync(Guid[] ids, CancellationToken cancellationToken)
-    {
-        const string users = $"SELECT {Prepared.UserColumns} FROM users WHERE id = ANY($1)";
-        const string updates = $"""
-            SELECT {Prepared.StatusUpdateColumns}
-            FROM status_updates
-            WHERE user_id = ANY($1)
-            ORDER BY user_id, created_at DESC, id DESC
-            """;
-        return session.RunAsync(
+    private ValueTask<List<UserWithStatusUpdates>> QueryWithStatusUpdatesAsync(Guid[] ids, CancellationToken cancellationToken) =>
+        session.RunAsync(
             Access.Read,
             async connection =>
             {
@@ -281,8 +284,8 @@ internal sealed class UserRepository(Session session) : IUserRepository
                 {
                     BatchCommands =
                     {
-                        new NpgsqlBatchCommand(users) { Parameters = { Prepared.Value(ids) } },
-                        new NpgsqlBatchCommand(updates) { Parameters = { Prepared.Value(ids) } },
+                        new NpgsqlBatchCommand(UsersByIdsSql) { Parameters = { Prepared.Value(ids) } },
+                        new NpgsqlBatchCommand(UpdatesByUsersSql) { Parameters = { Prepared.Value(ids) } },
                     },
                 };
                 await using (batch.ConfigureAwait(false))
@@ -333,7 +336,6 @@ internal sealed class UserRepository(Session session) : IUserRepository
                 }
             },
             cancellationToken);
-    }
 
     private ValueTask<User?> QueryUserAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
         session.RunAsync(

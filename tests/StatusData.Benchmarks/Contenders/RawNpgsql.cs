@@ -1,5 +1,6 @@
 using Npgsql;
 using NpgsqlTypes;
+using StatusData.Internal;
 
 namespace StatusData.Benchmarks.Contenders;
 
@@ -12,63 +13,13 @@ namespace StatusData.Benchmarks.Contenders;
 /// </summary>
 internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
 {
-    public const string UserColumns = "id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at";
-
-    private const string SelectUserById = $"SELECT {UserColumns} FROM users WHERE id = $1";
-
-    private const string InsertUser = """
-        INSERT INTO users (id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, NULL, $7)
-        """;
-
-    private const string Post = """
-        WITH author AS (
-            UPDATE users
-            SET xp = xp + $5,
-                current_streak = CASE
-                    WHEN last_post_date = $6 THEN current_streak
-                    WHEN last_post_date = $6 - 1 THEN current_streak + 1
-                    ELSE 1
-                END,
-                longest_streak = GREATEST(longest_streak, CASE
-                    WHEN last_post_date = $6 THEN current_streak
-                    WHEN last_post_date = $6 - 1 THEN current_streak + 1
-                    ELSE 1
-                END),
-                last_post_date = $6
-            WHERE id = $2
-            RETURNING id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at
-        ),
-        inserted AS (
-            INSERT INTO status_updates (id, user_id, message, category, created_at)
-            SELECT $1, author.id, $3, $4, $7 FROM author
-            RETURNING id, user_id, message, category, created_at
-        )
-        SELECT i.id, i.user_id, i.message, i.category, i.created_at,
-               a.id, a.username, a.display_name, a.email, a.password_hash, a.avatar_url,
-               a.xp, a.current_streak, a.longest_streak, a.last_post_date, a.created_at
-        FROM inserted i CROSS JOIN author a
-        """;
-
-    private const string Feed = """
-        SELECT s.id, s.user_id, s.message, s.category, s.created_at,
-               u.id, u.username, u.display_name, u.email, u.password_hash, u.avatar_url,
-               u.xp, u.current_streak, u.longest_streak, u.last_post_date, u.created_at
-        FROM status_updates s
-        JOIN users u ON u.id = s.user_id
-        WHERE (s.created_at, s.id) < ($1, $2)
-        ORDER BY s.created_at DESC, s.id DESC
-        LIMIT $3
-        """;
-
-    private const string UsersByIds = $"SELECT {UserColumns} FROM users WHERE id = ANY($1)";
-
-    private const string UpdatesByUsers = """
-        SELECT id, user_id, message, category, created_at
-        FROM status_updates
-        WHERE user_id = ANY($1)
-        ORDER BY user_id, created_at DESC, id DESC
-        """;
+    // StatusData's own statements and row readers (InternalsVisibleTo), so the ratio is the library's cost alone.
+    private const string SelectUserById = UserRepository.GetByIdSql;
+    private const string InsertUser = UserRepository.InsertSql;
+    private const string Post = StatusUpdateRepository.PostSql;
+    private const string Feed = StatusUpdateRepository.FeedSql;
+    private const string UsersByIds = UserRepository.UsersByIdsSql;
+    private const string UpdatesByUsers = UserRepository.UpdatesByUsersSql;
 
     private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(connectionString);
 
@@ -239,23 +190,7 @@ internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
-    internal static User ReadUser(NpgsqlDataReader reader, int at) => new(
-        reader.GetGuid(at),
-        reader.GetString(at + 1),
-        reader.GetString(at + 2),
-        reader.GetString(at + 3),
-        reader.GetString(at + 4),
-        reader.IsDBNull(at + 5) ? null : reader.GetString(at + 5),
-        reader.GetInt32(at + 6),
-        reader.GetInt32(at + 7),
-        reader.GetInt32(at + 8),
-        reader.IsDBNull(at + 9) ? null : reader.GetFieldValue<DateOnly>(at + 9),
-        reader.GetFieldValue<DateTime>(at + 10));
+    private static User ReadUser(NpgsqlDataReader reader, int at) => Prepared.ReadUser(reader, at);
 
-    internal static StatusUpdate ReadStatusUpdate(NpgsqlDataReader reader, int at) => new(
-        reader.GetGuid(at),
-        reader.GetGuid(at + 1),
-        reader.GetString(at + 2),
-        reader.GetString(at + 3),
-        reader.GetFieldValue<DateTime>(at + 4));
+    private static StatusUpdate ReadStatusUpdate(NpgsqlDataReader reader, int at) => Prepared.ReadStatusUpdate(reader, at);
 }

@@ -112,14 +112,14 @@ internal static class RoundTripPass
 
     private static string Shorten(string text) => text.Length <= 300 ? text : text[..300] + "…";
 
-    private static async Task<object?> InvokeAsync(object instance, MethodInfo method)
+    internal static async Task<object?> InvokeAsync(object instance, MethodInfo method)
     {
         var task = (Task)method.Invoke(instance, null)!;
         await task;
         return task.GetType().GetProperty(nameof(Task<int>.Result))?.GetValue(task);
     }
 
-    private static MethodInfo? MethodWith<T>(Type type)
+    internal static MethodInfo? MethodWith<T>(Type type)
         where T : Attribute =>
         type.GetMethods(BindingFlags.Public | BindingFlags.Instance).SingleOrDefault(m => m.GetCustomAttribute<T>() is not null);
 
