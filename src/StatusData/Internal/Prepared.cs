@@ -160,4 +160,25 @@ internal static class Prepared
         command.Parameters.Clear();
         return command.DisposeAsync();
     }
+
+    /// <summary><see cref="QuerySingleAsync"/> as a statement for <see cref="Session"/>.</summary>
+    public readonly struct SingleRow<T>(string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read) : IStatement<T?>
+    {
+        public ValueTask<T?> RunAsync(Session session, NpgsqlConnection connection, CancellationToken cancellationToken) =>
+            QuerySingleAsync(session, connection, sql, parameters, read, cancellationToken);
+    }
+
+    /// <summary><see cref="QueryListAsync"/> as a statement for <see cref="Session"/>.</summary>
+    public readonly struct Rows<T>(string sql, NpgsqlParameter[] parameters, int capacity, Func<NpgsqlDataReader, T> read) : IStatement<List<T>>
+    {
+        public ValueTask<List<T>> RunAsync(Session session, NpgsqlConnection connection, CancellationToken cancellationToken) =>
+            QueryListAsync(session, connection, sql, parameters, capacity, read, cancellationToken);
+    }
+
+    /// <summary><see cref="ExecuteAsync"/> as a statement for <see cref="Session"/>.</summary>
+    public readonly struct NonQuery(string sql, NpgsqlParameter[] parameters) : IStatement<int>
+    {
+        public ValueTask<int> RunAsync(Session session, NpgsqlConnection connection, CancellationToken cancellationToken) =>
+            ExecuteAsync(session, connection, sql, parameters, cancellationToken);
+    }
 }

@@ -81,13 +81,31 @@ internal sealed class Session
     /// <summary>Today in UTC, from the TimeProvider.</summary>
     public DateOnly UtcToday() => DateOnly.FromDateTime(Time.GetUtcNow().UtcDateTime);
 
+    /// <summary>A query's first row read with <paramref name="read"/>, or <see langword="default"/> without rows.</summary>
+    public ValueTask<T?> QuerySingleAsync<T>(Access access, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken) =>
+        RunAsync<Prepared.SingleRow<T>, T?>(access, new(sql, parameters, read), cancellationToken);
+
+    /// <summary>A lag-tolerant read of at most <paramref name="capacity"/> rows, each read with <paramref name="read"/>.</summary>
+    public ValueTask<List<T>> QueryListAsync<T>(string sql, NpgsqlParameter[] parameters, int capacity, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken) =>
+        RunAsync<Prepared.Rows<T>, List<T>>(Access.Read, new(sql, parameters, capacity, read), cancellationToken);
+
+    /// <summary>A write without results; returns the number of rows it affected.</summary>
+    public ValueTask<int> ExecuteAsync(string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken) =>
+        RunAsync<Prepared.NonQuery, int>(Access.Write, new(sql, parameters), cancellationToken);
+
+    /// <summary>Anything else on the connection: a batch, a COPY.</summary>
+    public ValueTask<T> RunAsync<T>(Access access, Func<NpgsqlConnection, ValueTask<T>> work, CancellationToken cancellationToken) =>
+        RunAsync<Delegated<T>, T>(access, new(work), cancellationToken);
+
     /// <summary>
-    /// Runs <paramref name="work"/> on a pooled connection (or the caller's transaction), retrying reads
-    /// and translating errors. Internal calls return pooled <see cref="ValueTask{TResult}"/>s (awaited once,
-    /// at once), so the layers below a public method allocate no state machines of their own.
+    /// Runs <paramref name="statement"/> on a pooled connection (or the caller's transaction), retrying reads
+    /// and translating errors. The statement is a struct and these methods return pooled
+    /// <see cref="ValueTask{TResult}"/>s (awaited once, at once), so the layers below a public method
+    /// allocate no closures, delegates or state machines of their own.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<T> RunAsync<T>(Access access, Func<NpgsqlConnection, ValueTask<T>> work, CancellationToken cancellationToken)
+    private async ValueTask<T> RunAsync<TStatement, T>(Access access, TStatement statement, CancellationToken cancellationToken)
+        where TStatement : IStatement<T>
     {
         // Reads outside a caller's transaction may be retried; inside one, the transaction is already lost.
         // Not after a statement timeout: the same query would most likely time out again.
@@ -96,7 +114,7 @@ internal sealed class Session
         {
             try
             {
-                return await RunOnceAsync(access, work, cancellationToken).ConfigureAwait(false);
+                return await RunOnceAsync<TStatement, T>(access, statement, cancellationToken).ConfigureAwait(false);
             }
             catch (TransientDatabaseException e) when (attempt < attempts && e.InnerException is not PostgresException { SqlState: PostgresErrorCodes.QueryCanceled })
             {
@@ -106,7 +124,8 @@ internal sealed class Session
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<T> RunOnceAsync<T>(Access access, Func<NpgsqlConnection, ValueTask<T>> work, CancellationToken cancellationToken)
+    private async ValueTask<T> RunOnceAsync<TStatement, T>(Access access, TStatement statement, CancellationToken cancellationToken)
+        where TStatement : IStatement<T>
     {
         var sent = false;
         try
@@ -114,7 +133,7 @@ internal sealed class Session
             if (_connection is not null)
             {
                 sent = true;
-                return await work(_connection).ConfigureAwait(false);
+                return await statement.RunAsync(this, _connection, cancellationToken).ConfigureAwait(false);
             }
 
             // Lag-tolerant reads may go to a standby; writes and primary reads never do (docs/scaling.md).
@@ -123,7 +142,7 @@ internal sealed class Session
             await using (connection.ConfigureAwait(false))
             {
                 sent = true;
-                return await work(connection).ConfigureAwait(false);
+                return await statement.RunAsync(this, connection, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && DuplicateField(e.ConstraintName) is { } field)
@@ -234,4 +253,16 @@ internal sealed class Session
         "users_email_key" => "email",
         _ => null,
     };
+}
+
+/// <summary>What <see cref="Session"/> runs on a connection; implemented by structs, so running one allocates nothing.</summary>
+internal interface IStatement<T>
+{
+    ValueTask<T> RunAsync(Session session, NpgsqlConnection connection, CancellationToken cancellationToken);
+}
+
+/// <summary>Work given as a delegate, for the few operations that are more than one prepared statement.</summary>
+internal readonly struct Delegated<T>(Func<NpgsqlConnection, ValueTask<T>> work) : IStatement<T>
+{
+    public ValueTask<T> RunAsync(Session session, NpgsqlConnection connection, CancellationToken cancellationToken) => work(connection);
 }

@@ -140,10 +140,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             var cursor = after ?? Paging.End;
 
             NpgsqlParameter[] parameters = [Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)];
-            var rows = await session.RunAsync(
-                Access.Read,
-                connection => Prepared.QueryListAsync(session, connection, FeedSql, parameters, limit + 1, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),
-                cancellationToken).ConfigureAwait(false);
+            var rows = await session.QueryListAsync(FeedSql, parameters, limit + 1, Prepared.ReadStatusUpdateWithAuthor, cancellationToken).ConfigureAwait(false);
             return Paging.ToPage(rows, limit, static row => PageCursor.After(row.StatusUpdate));
         }
         catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
@@ -300,10 +297,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     {
         const string sql = "SELECT a.id FROM unnest($1) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.id) LIMIT 1";
         NpgsqlParameter[] parameters = [Prepared.Value(authors.ToArray())];
-        return await session.RunAsync(
-            Access.ReadPrimary,
-            connection => Prepared.QuerySingleAsync(session, connection, sql, parameters, static reader => reader.GetGuid(0), cancellationToken),
-            cancellationToken).ConfigureAwait(false);
+        return await session.QuerySingleAsync(Access.ReadPrimary, sql, parameters, static reader => reader.GetGuid(0), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
@@ -313,10 +307,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         {
             const string sql = "DELETE FROM status_updates WHERE id = $1";
             NpgsqlParameter[] parameters = [Prepared.Value(id)];
-            var deleted = await session.RunAsync(
-                Access.Write,
-                connection => Prepared.ExecuteAsync(session, connection, sql, parameters, cancellationToken),
-                cancellationToken).ConfigureAwait(false) == 1;
+            var deleted = await session.ExecuteAsync(sql, parameters, cancellationToken).ConfigureAwait(false) == 1;
             Telemetry.Completed(span, written: deleted);
             return deleted;
         }
@@ -327,15 +318,9 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     }
 
     private ValueTask<List<StatusUpdate>> QueryStatusUpdatesAsync(string sql, NpgsqlParameter[] parameters, int capacity, CancellationToken cancellationToken) =>
-        session.RunAsync(
-            Access.Read,
-            connection => Prepared.QueryListAsync(session, connection, sql, parameters, capacity, static reader => Prepared.ReadStatusUpdate(reader, 0), cancellationToken),
-            cancellationToken);
+        session.QueryListAsync(sql, parameters, capacity, static reader => Prepared.ReadStatusUpdate(reader, 0), cancellationToken);
 
     /// <summary>One status update with its author, by a single-row statement.</summary>
     private ValueTask<StatusUpdateWithAuthor?> QueryWithAuthorSingleAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
-        session.RunAsync(
-            access,
-            connection => Prepared.QuerySingleAsync(session, connection, sql, parameters, Prepared.ReadStatusUpdateWithAuthor, cancellationToken),
-            cancellationToken);
+        session.QuerySingleAsync(access, sql, parameters, Prepared.ReadStatusUpdateWithAuthor, cancellationToken);
 }

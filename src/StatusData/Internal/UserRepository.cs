@@ -36,10 +36,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
                 Prepared.Nullable(user.AvatarUrl),
                 Prepared.Value(user.CreatedAt),
             ];
-            await session.RunAsync(
-                Access.Write,
-                connection => Prepared.ExecuteAsync(session, connection, InsertSql, parameters, cancellationToken),
-                cancellationToken).ConfigureAwait(false);
+            await session.ExecuteAsync(InsertSql, parameters, cancellationToken).ConfigureAwait(false);
             Telemetry.Completed(span, written: true);
             return user;
         }
@@ -130,10 +127,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
             Guard.Text(passwordHash, SchemaLimits.PasswordHash, nameof(passwordHash));
             const string sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
             NpgsqlParameter[] parameters = [Prepared.Value(id), Prepared.Value(passwordHash)];
-            var updated = await session.RunAsync(
-                Access.Write,
-                connection => Prepared.ExecuteAsync(session, connection, sql, parameters, cancellationToken),
-                cancellationToken).ConfigureAwait(false);
+            var updated = await session.ExecuteAsync(sql, parameters, cancellationToken).ConfigureAwait(false);
             if (updated == 0)
             {
                 throw new UserNotFoundException(id);
@@ -338,14 +332,8 @@ internal sealed class UserRepository(Session session) : IUserRepository
             cancellationToken);
 
     private ValueTask<User?> QueryUserAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
-        session.RunAsync(
-            access,
-            connection => Prepared.QuerySingleAsync(session, connection, sql, parameters, static reader => Prepared.ReadUser(reader, 0), cancellationToken),
-            cancellationToken);
+        session.QuerySingleAsync(access, sql, parameters, static reader => Prepared.ReadUser(reader, 0), cancellationToken);
 
     private ValueTask<List<User>> QueryUsersAsync(string sql, NpgsqlParameter[] parameters, int capacity, CancellationToken cancellationToken) =>
-        session.RunAsync(
-            Access.Read,
-            connection => Prepared.QueryListAsync(session, connection, sql, parameters, capacity, static reader => Prepared.ReadUser(reader, 0), cancellationToken),
-            cancellationToken);
+        session.QueryListAsync(sql, parameters, capacity, static reader => Prepared.ReadUser(reader, 0), cancellationToken);
 }
