@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Filters;
@@ -113,6 +114,8 @@ internal static class Program
             IConfig config = DefaultConfig.Instance
                 .AddJob(job)
                 .AddDiagnoser(MemoryDiagnoser.Default)
+                .AddColumn(CategoriesColumn.Default)
+                .AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)
                 .WithArtifactsPath(Path.Combine(root, "BenchmarkDotNet.Artifacts"));
             if (filter is not null)
             {

@@ -92,9 +92,8 @@ public sealed class BaselineTests
     public async Task BaselineRefusesWhenVersionsAreAlreadyRecorded()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("baselinerecorded", ct);
+        await using var db = await TestDb.CreateMigratedAsync("baselinerecorded", ct);
         var runner = db.Runner();
-        await runner.UpAsync(cancellationToken: ct);
         var rowsBefore = await db.VersionRowsAsync(ct);
 
         var e = await Assert.ThrowsAsync<MigrationException>(() => runner.BaselineAsync(Known.Initial, ct));

@@ -37,9 +37,8 @@ public sealed class DownTests
     public async Task RollbackOfOneStepRevertsOnlyTheKeysetIndexes()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("rollback", ct);
+        await using var db = await TestDb.CreateMigratedAsync("rollback", ct);
         var runner = db.Runner();
-        await runner.UpAsync(cancellationToken: ct);
 
         var result = await runner.RollbackAsync(1, ct);
 
@@ -55,9 +54,8 @@ public sealed class DownTests
     public async Task DownToAVersionIsIdempotentAndDownToZeroDropsEverything()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("downidem", ct);
+        await using var db = await TestDb.CreateMigratedAsync("downidem", ct);
         var runner = db.Runner();
-        await runner.UpAsync(cancellationToken: ct);
 
         var first = await runner.DownAsync(Known.Initial, ct);
         var afterFirst = await db.SnapshotAsync(ct);
@@ -86,9 +84,8 @@ public sealed class DownTests
     public async Task AnUnknownTargetVersionIsAnInvalidRequestAndChangesNothing()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("unknowntarget", ct);
+        await using var db = await TestDb.CreateMigratedAsync("unknowntarget", ct);
         var runner = db.Runner();
-        await runner.UpAsync(cancellationToken: ct);
         var before = await db.SnapshotAsync(ct);
 
         var down = await Assert.ThrowsAsync<MigrationException>(() => runner.DownAsync(202601010000, ct));

@@ -9,9 +9,8 @@ public sealed class SafetyCheckTests
     public async Task UpRefusesADatabaseAheadOfTheCode()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("ahead", ct);
+        await using var db = await TestDb.CreateMigratedAsync("ahead", ct);
         var runner = db.Runner();
-        await runner.UpAsync(cancellationToken: ct);
         await db.ExecuteAsync("INSERT INTO version_info (version, applied_on, description, checksum) VALUES (203001010000, now(), 'from a newer build', repeat('a', 64))", ct);
         var before = await db.SnapshotAsync(ct);
 
@@ -39,9 +38,8 @@ public sealed class SafetyCheckTests
     public async Task DownRefusesToRevertAVersionTheCodeDoesNotKnow()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("aheaddown", ct);
+        await using var db = await TestDb.CreateMigratedAsync("aheaddown", ct);
         var runner = db.Runner();
-        await runner.UpAsync(cancellationToken: ct);
         await db.ExecuteAsync("INSERT INTO version_info (version, applied_on, description, checksum) VALUES (203001010000, now(), 'from a newer build', repeat('a', 64))", ct);
         var before = await db.SnapshotAsync(ct);
 
@@ -57,9 +55,8 @@ public sealed class SafetyCheckTests
     public async Task DownRevertsADriftedMigrationWithTheCurrentDownStep()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("driftdown", ct);
+        await using var db = await TestDb.CreateMigratedAsync("driftdown", ct);
         var runner = db.Runner();
-        await runner.UpAsync(cancellationToken: ct);
         await db.ExecuteAsync("UPDATE version_info SET checksum = repeat('0', 64) WHERE version = 202611220900", ct);
 
         var result = await runner.DownAsync(Known.Initial, ct);

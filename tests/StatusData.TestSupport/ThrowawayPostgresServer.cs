@@ -64,39 +64,12 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
     internal static async Task<ThrowawayPostgresServer> StartAsync(PostgresBinaries binaries, CancellationToken cancellationToken)
     {
         await CleanUpAbandonedAsync(cancellationToken).ConfigureAwait(false);
-        var root = Path.Combine(Path.GetTempPath(), FolderPrefix + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(root);
-        await File.WriteAllTextAsync(Path.Combine(root, OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
-        Directory.CreateDirectory(Path.Combine(root, "socket"));
-        try
-        {
-            if (Environment.IsPrivilegedProcess)
-            {
-                // initdb and postgres refuse to run as root: the cluster belongs to the postgres OS user.
-                await RunAsync("chown", ["-R", "postgres:postgres", root], asPostgres: false, cancellationToken).ConfigureAwait(false);
-            }
-
-            await RunAsync(binaries.InitDb, ["-D", Path.Combine(root, "data"), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"], Environment.IsPrivilegedProcess, cancellationToken).ConfigureAwait(false);
-
-            for (var attempt = 1; ; attempt++)
-            {
-                var server = new ThrowawayPostgresServer(binaries, root, FreePort());
-                try
-                {
-                    await server.StartServerAsync(cancellationToken).ConfigureAwait(false);
-                    return server;
-                }
-                catch (InvalidOperationException) when (attempt < 5)
-                {
-                    // Another process took the port between our probe and the server's bind: try another.
-                }
-            }
-        }
-        catch
-        {
-            TryDelete(root);
-            throw;
-        }
+        return await CreateAsync(
+            FolderPrefix,
+            // initdb and postgres refuse to run as root: the cluster belongs to the postgres OS user.
+            data => RunAsync(binaries.InitDb, ["-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"], Environment.IsPrivilegedProcess, cancellationToken),
+            (root, port) => new ThrowawayPostgresServer(binaries, root, port),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stops the server (immediate shutdown: nothing here needs to survive) and deletes its folder.</summary>
@@ -132,7 +105,21 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
     public async Task<ThrowawayPostgresServer> StartStandbyAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var root = Path.Combine(Path.GetTempPath(), FolderPrefix + "standby-" + Guid.NewGuid().ToString("N")[..12]);
+        return await CreateAsync(
+            FolderPrefix + "standby-",
+            // -R writes standby.signal (and a primary_conninfo that StartServerAsync rewrites with the settings below).
+            data => RunAsync(_binaries.PgBaseBackup, ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-D", data, "-R", "-X", "stream", "-c", "fast", "--no-sync"], Environment.IsPrivilegedProcess, cancellationToken),
+            (root, port) => new ThrowawayPostgresServer(_binaries, root, port, $"primary_conninfo = 'host=127.0.0.1 port={Port} user=postgres application_name=statusdata_standby'", "hot_standby = on"),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A new server folder (owned by this process; by the postgres OS user when root), its data directory
+    /// filled by <paramref name="createData"/>, started on a free port; the folder is deleted if anything fails.
+    /// </summary>
+    private static async Task<ThrowawayPostgresServer> CreateAsync(string folderPrefix, Func<string, Task> createData, Func<string, int, ThrowawayPostgresServer> server, CancellationToken cancellationToken)
+    {
+        var root = Path.Combine(Path.GetTempPath(), folderPrefix + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(root);
         await File.WriteAllTextAsync(Path.Combine(root, OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(Path.Combine(root, "socket"));
@@ -143,19 +130,18 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
                 await RunAsync("chown", ["-R", "postgres:postgres", root], asPostgres: false, cancellationToken).ConfigureAwait(false);
             }
 
-            // -R writes standby.signal (and a primary_conninfo that StartServerAsync rewrites with the settings below).
-            await RunAsync(_binaries.PgBaseBackup, ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-D", Path.Combine(root, "data"), "-R", "-X", "stream", "-c", "fast", "--no-sync"], Environment.IsPrivilegedProcess, cancellationToken).ConfigureAwait(false);
+            await createData(Path.Combine(root, "data")).ConfigureAwait(false);
             for (var attempt = 1; ; attempt++)
             {
-                var standby = new ThrowawayPostgresServer(_binaries, root, FreePort(), $"primary_conninfo = 'host=127.0.0.1 port={Port} user=postgres application_name=statusdata_standby'", "hot_standby = on");
+                var started = server(root, FreePort());
                 try
                 {
-                    await standby.StartServerAsync(cancellationToken).ConfigureAwait(false);
-                    return standby;
+                    await started.StartServerAsync(cancellationToken).ConfigureAwait(false);
+                    return started;
                 }
                 catch (InvalidOperationException) when (attempt < 5)
                 {
-                    // The port was taken between our probe and the server's bind: try another.
+                    // Another process took the port between our probe and the server's bind: try another.
                 }
             }
         }

@@ -183,7 +183,9 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         try
         {
             ArgumentNullException.ThrowIfNull(statusUpdates);
-            var authors = new HashSet<Guid>();
+            // The authors are needed only to name a missing one. A collection can be read again for that; rows
+            // from a single-pass enumerable are remembered as they are copied.
+            var authors = statusUpdates is IReadOnlyCollection<StatusUpdate> ? null : new HashSet<Guid>();
             long imported;
             try
             {
@@ -219,7 +221,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
             {
-                var missing = await FirstMissingAuthorAsync(authors, cancellationToken).ConfigureAwait(false);
+                var missing = await FirstMissingAuthorAsync(authors ?? statusUpdates.Select(row => row.UserId).ToHashSet(), cancellationToken).ConfigureAwait(false);
                 throw new UserNotFoundException(missing, e);
             }
 
@@ -245,7 +247,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     }
 
     /// <summary>One COPY statement: atomic. Leaving without Complete() cancels it, so a bad row or a cancellation writes nothing.</summary>
-    private async Task<long> CopyAsync(NpgsqlConnection connection, IEnumerable<StatusUpdate> statusUpdates, HashSet<Guid> authors, CancellationToken cancellationToken)
+    private async Task<long> CopyAsync(NpgsqlConnection connection, IEnumerable<StatusUpdate> statusUpdates, HashSet<Guid>? authors, CancellationToken cancellationToken)
     {
         const string copy = "COPY status_updates (id, user_id, message, category, created_at) FROM STDIN (FORMAT BINARY)";
         var importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false);
@@ -255,7 +257,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
             foreach (var row in statusUpdates)
             {
                 ValidateImportRow(row, index++);
-                authors.Add(row.UserId);
+                authors?.Add(row.UserId);
                 await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
                 await importer.WriteAsync(row.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
                 await importer.WriteAsync(row.UserId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using StatusData.Benchmarks.Contenders;
 using StatusData.Benchmarks.Infrastructure;
 
@@ -10,9 +9,6 @@ namespace StatusData.Benchmarks.Benchmarks;
 /// the page after position 500,000. Keyset contenders seek with the cursor of row 500,000 (taken in
 /// setup); OFFSET contenders skip 500,000 rows. Both return the same 50 rows (the round-trip pass checks).
 /// </summary>
-[MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
-[CategoriesColumn]
 public class FeedBenchmarks : BenchmarkBase
 {
     private const int Limit = Seeder.PageSize;

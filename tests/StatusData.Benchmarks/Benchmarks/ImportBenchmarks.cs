@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using StatusData.Benchmarks.Contenders;
 using StatusData.Benchmarks.Infrastructure;
 
@@ -10,9 +9,6 @@ namespace StatusData.Benchmarks.Benchmarks;
 /// its indexes. Every iteration starts from the same table state: the rows are prepared outside the
 /// timing, and after each iteration the imported rows are deleted and the table vacuumed.
 /// </summary>
-[MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
-[CategoriesColumn]
 [InvocationCount(1)]
 [WarmupCount(1)]
 [IterationCount(5)]

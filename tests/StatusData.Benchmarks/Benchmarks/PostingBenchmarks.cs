@@ -1,13 +1,9 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using StatusData.Benchmarks.Contenders;
 
 namespace StatusData.Benchmarks.Benchmarks;
 
 /// <summary>Posting a status update and applying XP and the daily streak to its author.</summary>
-[MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
-[CategoriesColumn]
 public class PostingBenchmarks : BenchmarkBase
 {
     private const string Message = "Shipped the benchmarks today, and the streak goes on";

@@ -1,14 +1,10 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using StatusData.Benchmarks.Contenders;
 using StatusData.Benchmarks.Infrastructure;
 
 namespace StatusData.Benchmarks.Benchmarks;
 
 /// <summary>Users with all of their status updates (100 each): one user, and 20 users.</summary>
-[MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
-[CategoriesColumn]
 public class RelationBenchmarks : BenchmarkBase
 {
     private Guid _one;

@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using StatusData.Benchmarks.Infrastructure;
 
 namespace StatusData.Benchmarks.Benchmarks;
@@ -11,9 +10,6 @@ namespace StatusData.Benchmarks.Benchmarks;
 /// all of them, so operations per second = 1 s / that time. Not part of the round-trip pass: its
 /// operations are the single-caller benchmarks'.
 /// </summary>
-[MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
-[CategoriesColumn]
 public class ThroughputBenchmarks : BenchmarkBase
 {
     /// <summary>Divisible by every <see cref="Callers"/> value.</summary>

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 
 namespace StatusData.Benchmarks.Benchmarks;
 
@@ -10,9 +9,6 @@ namespace StatusData.Benchmarks.Benchmarks;
 /// that records every <c>StatusData</c> span (and nothing of Npgsql's). Without a listener the cost is the
 /// main tables' StatusData row next to raw Npgsql's.
 /// </summary>
-[MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
-[CategoriesColumn]
 public class TracingBenchmarks : BenchmarkBase, IDisposable
 {
     private const string Message = "Shipped the benchmarks today, and the streak goes on";

@@ -1,13 +1,9 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using StatusData.Benchmarks.Contenders;
 
 namespace StatusData.Benchmarks.Benchmarks;
 
 /// <summary>One user by primary key, and creating one user.</summary>
-[MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
-[CategoriesColumn]
 public class UserBenchmarks : BenchmarkBase
 {
     private Guid _userId;

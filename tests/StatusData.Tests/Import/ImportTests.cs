@@ -103,4 +103,28 @@ public sealed class ImportTests(DatabaseFixture database) : IClassFixture<Databa
         Assert.Equal(posted, await db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
         Assert.Equal(before.Split('\n').Length + 1, (await Sql.SnapshotAsync(database.DataSource)).Split('\n').Length);
     }
+
+    [Fact]
+    public async Task AMissingAuthorInASinglePassSequenceIsNamedToo()
+    {
+        // Rows that can be read only once (not a collection): the import remembers their authors as it copies them.
+        var db = new StatusDatabase(database.DataSource);
+        var name = Unique.Name();
+        var user = await db.Users.CreateAsync(name, "Once", Unique.Email(name), "hash", null, Ct);
+        var ghost = Guid.NewGuid();
+        var reads = 0;
+
+        IEnumerable<StatusUpdate> Once()
+        {
+            Assert.Equal(1, ++reads);
+            yield return new StatusUpdate(Guid.CreateVersion7(), user.Id, "fine", "general", DateTime.UtcNow);
+            yield return new StatusUpdate(Guid.CreateVersion7(), ghost, "no such author", "general", DateTime.UtcNow);
+        }
+
+        var error = await Assert.ThrowsAsync<UserNotFoundException>(() => db.StatusUpdates.ImportAsync(Once(), Ct));
+
+        Assert.Equal(ghost, error.UserId);
+        Assert.Equal(1, reads);
+        Assert.Empty((await db.Users.GetWithStatusUpdatesAsync(user.Id, Ct))!.StatusUpdates);
+    }
 }
