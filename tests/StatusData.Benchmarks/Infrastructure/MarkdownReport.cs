@@ -91,7 +91,7 @@ internal static class MarkdownReport
         md.AppendLine(Invariant, $"| PostgreSQL | {run.PostgresVersion}, {run.Server}; {run.PostgresSettings} |");
         md.AppendLine(Invariant, $"| Packages | Npgsql {RunInfo.VersionOf(typeof(NpgsqlConnection))}, Dapper {RunInfo.VersionOf(typeof(SqlMapper))}, EF Core {RunInfo.VersionOf(typeof(DbContext))}, Npgsql.EntityFrameworkCore.PostgreSQL {RunInfo.VersionOf(typeof(NpgsqlDbContextOptionsBuilderExtensions))}, BenchmarkDotNet {RunInfo.VersionOf(typeof(BenchmarkDotNet.Running.BenchmarkRunner))} |");
         md.AppendLine(Invariant, $"| Load average (1/5/15 min) | {run.LoadBefore} before, {run.LoadAfter} after |");
-        md.AppendLine(Invariant, $"| Job | {(run.Quick ? "ShortRun with 5 iterations: 1 launch, 3 warm-ups, 5 iterations" : "BenchmarkDotNet default (adaptive: 15-100 iterations)")}; bulk import: 1 warm-up, 5 iterations of one import each |");
+        md.AppendLine(Invariant, $"| Job | {(run.Quick ? "ShortRun with 9 iterations: 1 launch, 3 warm-ups, 9 iterations" : "BenchmarkDotNet default (adaptive: 15-100 iterations)")}; bulk import: 1 warm-up, 5 iterations of one import each |");
         md.AppendLine();
         md.AppendLine("> **The machine is shared.** It has 2 cores, and other engineers' builds ran on it during the run, as the load average shows;");
         md.AppendLine("> the client, the server and BenchmarkDotNet share those cores too. Medians resist that noise better than means, but");
@@ -406,7 +406,8 @@ internal static class MarkdownReport
             var off = rows.FirstOrDefault(r => r.Operation == plain && r.Contender == ContenderNames.StatusData);
             if (on?.MedianNs is { } t && off?.MedianNs is { } u)
             {
-                yield return string.Create(Invariant, $"Recording the span of *{plain}* cost {Time(t - u)} and {Bytes(on.AllocatedBytes - off.AllocatedBytes)} per call in this run ({Time(t)} and {Bytes(on.AllocatedBytes)} with a listener, {Time(u)} and {Bytes(off.AllocatedBytes)} without). Without a listener `StartActivity` returns null and the span helpers do nothing: the cost then is what the main tables show next to raw Npgsql.");
+                var time = t > u ? Time(t - u) : "no time this run could measure (the traced median was the lower one)";
+                yield return string.Create(Invariant, $"Recording the span of *{plain}* cost {time} and {Bytes(on.AllocatedBytes - off.AllocatedBytes)} per call in this run ({Time(t)} and {Bytes(on.AllocatedBytes)} with a listener, {Time(u)} and {Bytes(off.AllocatedBytes)} without, in separate benchmark processes). Without a listener `StartActivity` returns null and the span helpers do nothing: the cost then is what the main tables show next to raw Npgsql.");
             }
         }
     }
