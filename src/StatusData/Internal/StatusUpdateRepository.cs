@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -100,7 +101,6 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         try
         {
             Guard.PageSize(limit, nameof(limit));
-            var cursor = after ?? Paging.End;
             const string sql = $"""
                 SELECT {Prepared.StatusUpdateColumns}
                 FROM status_updates
@@ -108,12 +108,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
                 ORDER BY created_at DESC, id DESC
                 LIMIT $4
                 """;
-            var rows = await QueryStatusUpdatesAsync(
-                sql,
-                [Prepared.Value(userId), Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)],
-                limit + 1,
-                cancellationToken).ConfigureAwait(false);
-            return Paging.ToPage(rows, limit, PageCursor.After);
+            return await PageAsync(sql, Prepared.Value(userId), limit, after, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
         {
@@ -156,7 +151,6 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         {
             Guard.Lookup(category, nameof(category));
             Guard.PageSize(limit, nameof(limit));
-            var cursor = after ?? Paging.End;
             const string sql = $"""
                 SELECT {Prepared.StatusUpdateColumns}
                 FROM status_updates
@@ -164,12 +158,7 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
                 ORDER BY created_at DESC, id DESC
                 LIMIT $4
                 """;
-            var rows = await QueryStatusUpdatesAsync(
-                sql,
-                [Prepared.Value(category), Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)],
-                limit + 1,
-                cancellationToken).ConfigureAwait(false);
-            return Paging.ToPage(rows, limit, PageCursor.After);
+            return await PageAsync(sql, Prepared.Value(category), limit, after, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
         {
@@ -319,8 +308,18 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         }
     }
 
-    private ValueTask<List<StatusUpdate>> QueryStatusUpdatesAsync(string sql, NpgsqlParameter[] parameters, int capacity, CancellationToken cancellationToken) =>
-        session.QueryListAsync(sql, parameters, capacity, static reader => Prepared.ReadStatusUpdate(reader, 0), cancellationToken);
+    /// <summary>
+    /// A newest-first page of one user's or one category's updates: <paramref name="sql"/> takes the filter as
+    /// $1, the cursor as ($2, $3) and limit + 1 as $4; the extra row only says whether a next page exists.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<Page<StatusUpdate>> PageAsync(string sql, NpgsqlParameter filter, int limit, PageCursor? after, CancellationToken cancellationToken)
+    {
+        var cursor = after ?? Paging.End;
+        NpgsqlParameter[] parameters = [filter, Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)];
+        var rows = await session.QueryListAsync(sql, parameters, limit + 1, static reader => Prepared.ReadStatusUpdate(reader, 0), cancellationToken).ConfigureAwait(false);
+        return Paging.ToPage(rows, limit, PageCursor.After);
+    }
 
     /// <summary>One status update with its author, by a single-row statement.</summary>
     private ValueTask<StatusUpdateWithAuthor?> QueryWithAuthorSingleAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
