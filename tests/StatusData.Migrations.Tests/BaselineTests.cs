@@ -1,5 +1,4 @@
 using FluentMigrator;
-using StatusData.Migrations.Tests.Support;
 
 namespace StatusData.Migrations.Tests;
 
@@ -11,111 +10,105 @@ public sealed class BaselineTests
     [Fact]
     public async Task UpRefusesADatabaseAlembicCreatedAndChangesNothing()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await AlembicDatabaseAsync("alembicup", AlembicSql, ct);
-        var before = await db.SnapshotAsync(ct);
+        await using var db = await AlembicDatabaseAsync("alembicup", AlembicSql, Ct);
+        var before = await db.SnapshotAsync(Ct);
 
-        var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().UpAsync(cancellationToken: ct));
+        var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().UpAsync(cancellationToken: Ct));
 
         Assert.Equal(MigrationFailure.Refused, e.Failure);
         Assert.Contains("baseline 202602282200", e.Message, StringComparison.Ordinal);
-        Assert.False(await db.TableExistsAsync("public.version_info", ct));
-        Assert.Equal(before, await db.SnapshotAsync(ct));
-        Assert.Equal(["public.alembic_version", "public.status_updates", "public.users"], await db.RelationsAsync(ct));
+        Assert.False(await db.TableExistsAsync("public.version_info", Ct));
+        Assert.Equal(before, await db.SnapshotAsync(Ct));
+        Assert.Equal(["public.alembic_version", "public.status_updates", "public.users"], await db.RelationsAsync(Ct));
     }
 
     [Fact]
     public async Task BaselineAdoptsTheAlembicSchemaAndUpThenAppliesOnlyTheKeysetIndexes()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await AlembicDatabaseAsync("alembicbaseline", AlembicSql, ct);
+        await using var db = await AlembicDatabaseAsync("alembicbaseline", AlembicSql, Ct);
         var runner = db.Runner();
 
-        await runner.BaselineAsync(Known.Initial, ct);
+        await runner.BaselineAsync(Known.Initial, Ct);
 
-        Assert.Equal([(Known.Initial, Known.InitialDescription, Known.InitialChecksum)], (await db.VersionRowsAsync(ct)).Select(r => (r.Version, r.Description, r.Checksum)));
+        Assert.Equal([(Known.Initial, Known.InitialDescription, Known.InitialChecksum)], (await db.VersionRowsAsync(Ct)).Select(r => (r.Version, r.Description, r.Checksum)));
         Assert.Equal(
             [(Known.Initial, MigrationState.Applied), (Known.KeysetIndexes, MigrationState.Pending)],
-            (await runner.GetStatusAsync(ct)).Select(s => (s.Version, s.State)));
+            (await runner.GetStatusAsync(Ct)).Select(s => (s.Version, s.State)));
 
         // The scratch schema used to verify the schema is gone; alembic_version is left alone.
-        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_namespace WHERE nspname = 'statusdata_baseline_check'", ct));
-        Assert.Equal("a1b2c3d4e5f6", await db.ScalarAsync<string>("SELECT version_num FROM alembic_version", ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_namespace WHERE nspname = 'statusdata_baseline_check'", Ct));
+        Assert.Equal("a1b2c3d4e5f6", await db.ScalarAsync<string>("SELECT version_num FROM alembic_version", Ct));
 
-        var up = await runner.UpAsync(cancellationToken: ct);
+        var up = await runner.UpAsync(cancellationToken: Ct);
 
         Assert.Equal([(Known.KeysetIndexes, MigrationDirection.Up)], up.Steps.Select(s => (s.Version, s.Direction)));
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
-        Assert.Equal(ExpectedSchema.UsersIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.users", ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
+        Assert.Equal(ExpectedSchema.UsersIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.users", Ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
     }
 
     [Fact]
     public async Task BaselineRefusesWhenAColumnDiffersFromTheMigrations()
     {
-        var ct = TestContext.Current.CancellationToken;
         var altered = Replace(AlembicSql, "username VARCHAR(50) NOT NULL", "username VARCHAR(60) NOT NULL");
-        await using var db = await AlembicDatabaseAsync("baselinecolumn", altered, ct);
+        await using var db = await AlembicDatabaseAsync("baselinecolumn", altered, Ct);
 
-        var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().BaselineAsync(Known.Initial, ct));
+        var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().BaselineAsync(Known.Initial, Ct));
 
         Assert.Equal(MigrationFailure.Refused, e.Failure);
         Assert.Contains("column users.username character varying(60) NOT NULL", e.Message, StringComparison.Ordinal);
         Assert.Contains("column users.username character varying(50) NOT NULL", e.Message, StringComparison.Ordinal);
-        Assert.False(await db.TableExistsAsync("public.version_info", ct));
-        Assert.Empty(await db.VersionRowsAsync(ct));
-        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_namespace WHERE nspname = 'statusdata_baseline_check'", ct));
+        Assert.False(await db.TableExistsAsync("public.version_info", Ct));
+        Assert.Empty(await db.VersionRowsAsync(Ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_namespace WHERE nspname = 'statusdata_baseline_check'", Ct));
     }
 
     [Fact]
     public async Task BaselineRefusesWhenTheForeignKeyCascades()
     {
-        var ct = TestContext.Current.CancellationToken;
         var altered = Replace(AlembicSql, "REFERENCES users (id)", "REFERENCES users (id) ON DELETE CASCADE");
-        await using var db = await AlembicDatabaseAsync("baselinecascade", altered, ct);
+        await using var db = await AlembicDatabaseAsync("baselinecascade", altered, Ct);
 
-        var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().BaselineAsync(Known.Initial, ct));
+        var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().BaselineAsync(Known.Initial, Ct));
 
         Assert.Equal(MigrationFailure.Refused, e.Failure);
         Assert.Contains("status_updates_user_id_fkey", e.Message, StringComparison.Ordinal);
         Assert.Contains("ON DELETE CASCADE", e.Message, StringComparison.Ordinal);
-        Assert.False(await db.TableExistsAsync("public.version_info", ct));
+        Assert.False(await db.TableExistsAsync("public.version_info", Ct));
 
-        var cli = await CliRunner.RunAsync(["baseline", "202602282200"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var cli = await CliRunner.RunAsync(["baseline", "202602282200"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(cli.ExitCode == 3, cli.ToString());
         Assert.Contains("unexpected: constraint status_updates.status_updates_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE", cli.Stderr, StringComparison.Ordinal);
-        Assert.False(await db.TableExistsAsync("public.version_info", ct));
+        Assert.False(await db.TableExistsAsync("public.version_info", Ct));
     }
 
     [Fact]
     public async Task BaselineRefusesWhenVersionsAreAlreadyRecorded()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateMigratedAsync("baselinerecorded", ct);
+        await using var db = await TestDb.CreateMigratedAsync("baselinerecorded", Ct);
         var runner = db.Runner();
-        var rowsBefore = await db.VersionRowsAsync(ct);
+        var rowsBefore = await db.VersionRowsAsync(Ct);
 
-        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.BaselineAsync(Known.Initial, ct));
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.BaselineAsync(Known.Initial, Ct));
 
         Assert.Equal(MigrationFailure.Refused, e.Failure);
         Assert.Contains("already records 2 applied migration(s)", e.Message, StringComparison.Ordinal);
-        Assert.Equal(rowsBefore, await db.VersionRowsAsync(ct));
+        Assert.Equal(rowsBefore, await db.VersionRowsAsync(Ct));
     }
 
     [Fact]
     public async Task CliBaselineAdoptsTheAlembicDatabase()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await AlembicDatabaseAsync("clibaseline", AlembicSql, ct);
+        await using var db = await AlembicDatabaseAsync("clibaseline", AlembicSql, Ct);
 
-        var refused = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
-        var baseline = await CliRunner.RunAsync(["baseline", "202602282200"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var refused = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
+        var baseline = await CliRunner.RunAsync(["baseline", "202602282200"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(refused.ExitCode == 3, refused.ToString());
         Assert.Contains("baseline 202602282200", refused.Stderr, StringComparison.Ordinal);
         Assert.True(baseline.ExitCode == 0, baseline.ToString());
-        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct));
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(Ct));
     }
 
     private static async Task<TestDb> AlembicDatabaseAsync(string hint, string ddl, CancellationToken ct)

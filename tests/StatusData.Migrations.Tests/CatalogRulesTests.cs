@@ -1,7 +1,6 @@
 using FluentMigrator;
 using Microsoft.Extensions.Logging;
 using StatusData.Migrations.Internal;
-using StatusData.Migrations.Tests.Support;
 
 namespace StatusData.Migrations.Tests;
 
@@ -36,20 +35,19 @@ public sealed class CatalogRulesTests
     [Fact]
     public async Task AMigrationOlderThanTheNewestAppliedOneIsAppliedOnceWithAWarning()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("outoforder", ct);
-        await db.Runner().UpAsync(cancellationToken: ct);
+        await using var db = await TestDb.CreateEmptyAsync("outoforder", Ct);
+        await db.Runner().UpAsync(cancellationToken: Ct);
         var log = new ListLogger();
         var runner = new StatusDataMigrator(db.ConnectionString, new StatusDataMigratorOptions { Migrations = [.. Known.BuiltIn(), new LateMigration()] }, log);
 
-        var first = await runner.UpAsync(cancellationToken: ct);
-        var second = await runner.UpAsync(cancellationToken: ct);
+        var first = await runner.UpAsync(cancellationToken: Ct);
+        var second = await runner.UpAsync(cancellationToken: Ct);
 
         Assert.Equal([LateMigration.Version], first.Steps.Select(s => s.Version));
         Assert.Equal(Known.KeysetIndexes, first.CurrentVersion);
         Assert.Empty(second.Steps);
-        Assert.Equal([Known.Initial, LateMigration.Version, Known.KeysetIndexes], (await db.VersionRowsAsync(ct)).Select(r => r.Version));
-        Assert.Equal("registered accounts", await db.ScalarAsync<string>("SELECT obj_description('public.users'::regclass, 'pg_class')", ct));
+        Assert.Equal([Known.Initial, LateMigration.Version, Known.KeysetIndexes], (await db.VersionRowsAsync(Ct)).Select(r => r.Version));
+        Assert.Equal("registered accounts", await db.ScalarAsync<string>("SELECT obj_description('public.users'::regclass, 'pg_class')", Ct));
         Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message == "Applying migration 202603010000 out of order: 202611220900 is already applied");
     }
 

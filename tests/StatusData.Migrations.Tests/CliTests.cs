@@ -3,8 +3,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using StatusData.Migrations.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests;
 
@@ -49,7 +47,7 @@ public sealed partial class CliTests
     [InlineData("script", "up")]
     public async Task WithoutAConnectionStringACommandThatNeedsTheDatabaseExitsWithUsageError(params string[] args)
     {
-        var result = await CliRunner.RunAsync(args, cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(args, cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("no connection string", result.Stderr, StringComparison.Ordinal);
@@ -64,7 +62,7 @@ public sealed partial class CliTests
     [InlineData]
     public async Task AnUnknownCommandOrOptionExitsWithUsageError(params string[] args)
     {
-        var result = await CliRunner.RunAsync(args, CliRunner.WithConnection("Host=127.0.0.1;Database=never-used"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(args, CliRunner.WithConnection("Host=127.0.0.1;Database=never-used"), cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("error:", result.Stderr, StringComparison.Ordinal);
@@ -73,7 +71,7 @@ public sealed partial class CliTests
     [Fact]
     public async Task HelpNamesTheCommandStatusdataMigrate()
     {
-        var result = await CliRunner.RunAsync(["--help"], cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(["--help"], cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("statusdata-migrate [command] [options]", result.Stdout, StringComparison.Ordinal);
@@ -83,30 +81,28 @@ public sealed partial class CliTests
     [Fact]
     public async Task UpToAnUnknownVersionAndDownWithoutATargetExitWithUsageErrorAndChangeNothing()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("cliusage", ct);
+        await using var db = await TestDb.CreateEmptyAsync("cliusage", Ct);
 
-        var upTo999 = await CliRunner.RunAsync(["up", "--to", "999"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
-        var downWithoutTo = await CliRunner.RunAsync(["down"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var upTo999 = await CliRunner.RunAsync(["up", "--to", "999"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
+        var downWithoutTo = await CliRunner.RunAsync(["down"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(upTo999.ExitCode == 2, upTo999.ToString());
         Assert.Contains("Unknown version 999", upTo999.Stderr, StringComparison.Ordinal);
         Assert.True(downWithoutTo.ExitCode == 2, downWithoutTo.ToString());
         Assert.Contains("--to", downWithoutTo.Stderr, StringComparison.Ordinal);
-        Assert.Empty(await db.RelationsAsync(ct));
+        Assert.Empty(await db.RelationsAsync(Ct));
     }
 
     [Fact]
     public async Task UpDownAndRollbackPrintEachStepOnStdout()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("clisteps", ct);
+        await using var db = await TestDb.CreateEmptyAsync("clisteps", Ct);
         var connection = CliRunner.WithConnection(db.ConnectionString);
 
-        var up = await CliRunner.RunAsync(["up", "--to", "202602282200"], connection, cancellationToken: ct);
-        var upRest = await CliRunner.RunAsync(["--connection", db.ConnectionString, "up"], cancellationToken: ct);
-        var rollback = await CliRunner.RunAsync(["rollback"], connection, cancellationToken: ct);
-        var down = await CliRunner.RunAsync(["down", "--to", "0"], connection, cancellationToken: ct);
+        var up = await CliRunner.RunAsync(["up", "--to", "202602282200"], connection, cancellationToken: Ct);
+        var upRest = await CliRunner.RunAsync(["--connection", db.ConnectionString, "up"], cancellationToken: Ct);
+        var rollback = await CliRunner.RunAsync(["rollback"], connection, cancellationToken: Ct);
+        var down = await CliRunner.RunAsync(["down", "--to", "0"], connection, cancellationToken: Ct);
 
         Assert.True(up.ExitCode == 0, up.ToString());
         Assert.Matches(@"^applied\s+202602282200  initial users and status_updates  \(\d+ ms\)\ndatabase is at version 202602282200\n$", up.Stdout);
@@ -116,38 +112,36 @@ public sealed partial class CliTests
         Assert.Matches(@"^reverted 202611220900 .*\ndatabase is at version 202602282200\n$", rollback.Stdout);
         Assert.True(down.ExitCode == 0, down.ToString());
         Assert.Matches(@"^reverted 202602282200 .*\ndatabase is at version 0\n$", down.Stdout);
-        Assert.Equal(ExpectedSchema.RelationsAtZero, await db.RelationsAsync(ct));
-        Assert.Empty(await db.VersionRowsAsync(ct));
+        Assert.Equal(ExpectedSchema.RelationsAtZero, await db.RelationsAsync(Ct));
+        Assert.Empty(await db.VersionRowsAsync(Ct));
     }
 
     [Fact]
     public async Task AMigrationWhoseSqlFailsExitsOneAndIsRolledBack()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("clifails", ct);
-        await db.Runner().UpAsync(Known.Initial, ct);
-        await db.ExecuteAsync("CREATE INDEX ix_users_created_at_id ON users (id)", ct); // 202611220900 creates this name too
+        await using var db = await TestDb.CreateEmptyAsync("clifails", Ct);
+        await db.Runner().UpAsync(Known.Initial, Ct);
+        await db.ExecuteAsync("CREATE INDEX ix_users_created_at_id ON users (id)", Ct); // 202611220900 creates this name too
 
-        var result = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var result = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 1, result.ToString());
         Assert.Contains("Migration 202611220900 (keyset pagination indexes) failed going up: 42P07", result.Stderr, StringComparison.Ordinal);
-        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct));
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(Ct));
         Assert.Equal(
             [new IndexFact("ix_status_updates_user_id", "user_id"), new IndexFact("status_updates_pkey", "id", Unique: true, Primary: true)],
-            await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct)); // the three created before the failure were rolled back
+            await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct)); // the three created before the failure were rolled back
     }
 
     [Fact]
     public async Task StatusPrintsEveryMigrationAsATableOrAsJson()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("clistatus", ct);
-        await db.Runner().UpAsync(Known.Initial, ct);
-        var appliedOn = (await db.VersionRowsAsync(ct))[0].AppliedOn;
+        await using var db = await TestDb.CreateEmptyAsync("clistatus", Ct);
+        await db.Runner().UpAsync(Known.Initial, Ct);
+        var appliedOn = (await db.VersionRowsAsync(Ct))[0].AppliedOn;
 
-        var table = await CliRunner.RunAsync(["status"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
-        var json = await CliRunner.RunAsync(["status", "--json"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var table = await CliRunner.RunAsync(["status"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
+        var json = await CliRunner.RunAsync(["status", "--json"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(table.ExitCode == 0, table.ToString());
         var lines = table.Stdout.TrimEnd('\n').Split('\n');
@@ -181,11 +175,10 @@ public sealed partial class CliTests
     [Fact]
     public async Task ThePasswordIsNotPrintedWhenTheConnectionFails()
     {
-        var ct = TestContext.Current.CancellationToken;
         var connection = $"Host=127.0.0.1;Port={ClosedPort()};Username=u;Password={Password};Database=x;Timeout=2";
 
-        var viaOption = await CliRunner.RunAsync(["status", "--connection", connection], cancellationToken: ct);
-        var viaEnvironment = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(connection), cancellationToken: ct);
+        var viaOption = await CliRunner.RunAsync(["status", "--connection", connection], cancellationToken: Ct);
+        var viaEnvironment = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(connection), cancellationToken: Ct);
 
         foreach (var result in new[] { viaOption, viaEnvironment })
         {
@@ -199,25 +192,24 @@ public sealed partial class CliTests
     [Fact]
     public async Task ThePasswordIsNotPrintedWhenTheCommandSucceeds()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("clipassword", ct);
+        await using var db = await TestDb.CreateEmptyAsync("clipassword", Ct);
 
         // A role that logs in with the password (a server that trusts local connections ignores it; one in a
         // container checks it), owning the database so that it may migrate it.
         var role = "sd_cli_password_" + Guid.NewGuid().ToString("N")[..8];
         var database = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString).Database;
-        await db.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD '{Password}'; ALTER DATABASE \"{database}\" OWNER TO {role}", ct);
+        await db.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD '{Password}'; ALTER DATABASE \"{database}\" OWNER TO {role}", Ct);
         var connection = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Username = role, Password = Password }.ConnectionString;
 
         ProcessResult up, status;
         try
         {
-            up = await CliRunner.RunAsync(["up", "--connection", connection], cancellationToken: ct);
-            status = await CliRunner.RunAsync(["status", "--connection", connection], cancellationToken: ct);
+            up = await CliRunner.RunAsync(["up", "--connection", connection], cancellationToken: Ct);
+            status = await CliRunner.RunAsync(["status", "--connection", connection], cancellationToken: Ct);
         }
         finally
         {
-            await db.ExecuteAsync($"REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}; DROP ROLE {role}", ct);
+            await db.ExecuteAsync($"REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}; DROP ROLE {role}", Ct);
         }
 
         foreach (var result in new[] { up, status })
@@ -239,7 +231,7 @@ public sealed partial class CliTests
     [InlineData("up", "--to", "Host=127.0.0.1;PWD = 'Sup3rS3cretPw';Database=x")]
     public async Task AMisplacedConnectionStringIsAUsageErrorThatDoesNotPrintThePassword(params string[] args)
     {
-        var result = await CliRunner.RunAsync(args, cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(args, cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("error:", result.Stderr, StringComparison.Ordinal);
@@ -252,7 +244,7 @@ public sealed partial class CliTests
     public async Task AConnectionStringWithoutAHostIsAUsageError()
     {
         var result = await CliRunner.RunAsync(
-            ["status", "--connection", $"Database=x;Username=u;Password={Password}"], cancellationToken: TestContext.Current.CancellationToken);
+            ["status", "--connection", $"Database=x;Username=u;Password={Password}"], cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("error: invalid connection string", result.Stderr, StringComparison.Ordinal);
@@ -265,10 +257,9 @@ public sealed partial class CliTests
     [MemberData(nameof(BadConnectionStrings))]
     public async Task ABadConnectionStringIsAUsageErrorNamingTheProblemWithoutAStackTrace(string[] command, string connection, string problem)
     {
-        var ct = TestContext.Current.CancellationToken;
 
-        var viaOption = await CliRunner.RunAsync([.. command, "--connection", connection], cancellationToken: ct);
-        var viaEnvironment = await CliRunner.RunAsync(command, CliRunner.WithConnection(connection), cancellationToken: ct);
+        var viaOption = await CliRunner.RunAsync([.. command, "--connection", connection], cancellationToken: Ct);
+        var viaEnvironment = await CliRunner.RunAsync(command, CliRunner.WithConnection(connection), cancellationToken: Ct);
 
         foreach (var result in new[] { viaOption, viaEnvironment })
         {
@@ -286,7 +277,7 @@ public sealed partial class CliTests
     [Fact]
     public async Task EveryCommandIsInTheBadConnectionStringTests()
     {
-        var help = await CliRunner.RunAsync(["--help"], cancellationToken: TestContext.Current.CancellationToken);
+        var help = await CliRunner.RunAsync(["--help"], cancellationToken: Ct);
 
         Assert.True(help.ExitCode == 0, help.ToString());
         var listed = help.Stdout[help.Stdout.IndexOf("Commands:", StringComparison.Ordinal)..]
@@ -297,19 +288,18 @@ public sealed partial class CliTests
     [Fact]
     public async Task TheCliPrintsTheSameAppliedOnTimesInEveryProcessTimeZone()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateMigratedAsync("clitz", ct);
+        await using var db = await TestDb.CreateMigratedAsync("clitz", Ct);
         var outputs = new List<string>();
         foreach (var zone in new[] { "UTC", "America/New_York", "Pacific/Chatham" })
         {
-            var json = await CliRunner.RunAsync(["status", "--json", "--connection", db.ConnectionString], new Dictionary<string, string> { ["TZ"] = zone }, TimeSpan.FromMinutes(2), ct);
+            var json = await CliRunner.RunAsync(["status", "--json", "--connection", db.ConnectionString], new Dictionary<string, string> { ["TZ"] = zone }, TimeSpan.FromMinutes(2), Ct);
             Assert.True(json.ExitCode == 0, json.ToString());
-            var table = await CliRunner.RunAsync(["status", "--connection", db.ConnectionString], new Dictionary<string, string> { ["TZ"] = zone }, TimeSpan.FromMinutes(2), ct);
+            var table = await CliRunner.RunAsync(["status", "--connection", db.ConnectionString], new Dictionary<string, string> { ["TZ"] = zone }, TimeSpan.FromMinutes(2), Ct);
             Assert.True(table.ExitCode == 0, table.ToString());
             outputs.Add(json.Stdout + table.Stdout);
         }
 
-        var appliedOn = await db.ScalarAsync<DateTime>("SELECT min(applied_on) FROM version_info", ct);
+        var appliedOn = await db.ScalarAsync<DateTime>("SELECT min(applied_on) FROM version_info", Ct);
         Assert.Contains(appliedOn.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), outputs[0], StringComparison.Ordinal);
         Assert.All(outputs, o => Assert.Equal(outputs[0], o));
     }
@@ -319,7 +309,7 @@ public sealed partial class CliTests
     {
         var connection = $"Host=127.0.0.1;Port={ClosedPort()};Username=u;Database=x;Timeout=2";
 
-        var result = await CliRunner.RunAsync(["rollback", "--steps", "0"], CliRunner.WithConnection(connection), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(["rollback", "--steps", "0"], CliRunner.WithConnection(connection), cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("--steps", result.Stderr, StringComparison.Ordinal);

@@ -1,8 +1,6 @@
 using FluentMigrator;
 using System.Text.RegularExpressions;
 using Npgsql;
-using StatusData.Migrations.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests;
 
@@ -14,15 +12,14 @@ public sealed class ConcurrencyTests
     [Fact]
     public async Task FourRunnersStartedAtOnceApplyEachMigrationExactlyOnce()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("concurrentapi", ct);
-        var results = await RunConcurrentlyAsync(db.ConnectionString, ct);
+        await using var db = await TestDb.CreateEmptyAsync("concurrentapi", Ct);
+        var results = await RunConcurrentlyAsync(db.ConnectionString, Ct);
 
         Assert.All(results, r => Assert.Equal(Known.KeysetIndexes, r.CurrentVersion));
         var applied = results.SelectMany(r => r.Steps).Select(s => (s.Version, s.Direction)).Order().ToList();
         Assert.Equal([(Known.Initial, MigrationDirection.Up), (Known.KeysetIndexes, MigrationDirection.Up)], applied);
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
     }
 
     /// <summary>
@@ -32,23 +29,22 @@ public sealed class ConcurrencyTests
     [Fact]
     public async Task FourRunnersApplyEachMigrationExactlyOnceWhenTheDatabaseDefaultsToSerializable()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("concurrentser", ct);
+        await using var db = await TestDb.CreateEmptyAsync("concurrentser", Ct);
         var database = new NpgsqlConnectionStringBuilder(db.ConnectionString).Database!;
-        await db.ExecuteAsync($"ALTER DATABASE \"{database}\" SET default_transaction_isolation = 'serializable'", ct);
+        await db.ExecuteAsync($"ALTER DATABASE \"{database}\" SET default_transaction_isolation = 'serializable'", Ct);
 
-        var results = await RunConcurrentlyAsync(db.ConnectionString, ct);
+        var results = await RunConcurrentlyAsync(db.ConnectionString, Ct);
 
         await using (var fresh = new NpgsqlConnection(db.ConnectionString + ";Pooling=false"))
         {
-            await fresh.OpenAsync(ct);
+            await fresh.OpenAsync(Ct);
             await using var show = new NpgsqlCommand("SHOW default_transaction_isolation", fresh);
-            Assert.Equal("serializable", await show.ExecuteScalarAsync(ct)); // what the runners' new sessions got
+            Assert.Equal("serializable", await show.ExecuteScalarAsync(Ct)); // what the runners' new sessions got
         }
 
         var applied = results.SelectMany(r => r.Steps).Select(s => s.Version).Order().ToList();
         Assert.Equal([Known.Initial, Known.KeysetIndexes], applied);
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
     }
 
     private static async Task<MigrationResult[]> RunConcurrentlyAsync(string connectionString, CancellationToken ct)
@@ -84,7 +80,7 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
     private PgBouncerProcess? _bouncer;
 
     public async ValueTask InitializeAsync() =>
-        _bouncer = await PgBouncerProcess.StartAsync((await SharedPostgres.GetAsync()).Server.AdminConnectionString, TestContext.Current.CancellationToken);
+        _bouncer = await PgBouncerProcess.StartAsync((await SharedPostgres.GetAsync()).Server.AdminConnectionString, Ct);
 
     public async ValueTask DisposeAsync()
     {
@@ -101,20 +97,19 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
     [InlineData(true, true)]
     public async Task FourCliProcessesStartedAtOnceApplyEachMigrationExactlyOnce(bool halfMigrated, bool throughPgBouncer)
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("concurrentcli", ct);
+        await using var db = await TestDb.CreateEmptyAsync("concurrentcli", Ct);
         if (halfMigrated)
         {
-            await db.Runner().UpAsync(Known.Initial, ct);
+            await db.Runner().UpAsync(Known.Initial, Ct);
         }
 
-        var results = await RunAtOnceAsync(["up"], Target(db, throughPgBouncer), ct);
+        var results = await RunAtOnceAsync(["up"], Target(db, throughPgBouncer), Ct);
 
         Assert.All(results, r => Assert.Contains("database is at version 202611220900", r.Stdout, StringComparison.Ordinal));
         long[] expected = halfMigrated ? [Known.KeysetIndexes] : [Known.Initial, Known.KeysetIndexes];
         Assert.Equal(expected, results.SelectMany(r => StepLines(r, "applied")).Order());
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
     }
 
     [Theory]
@@ -122,16 +117,15 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
     [InlineData(true)]
     public async Task FourCliProcessesStartedAtOnceRevertEachMigrationExactlyOnce(bool throughPgBouncer)
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("concurrentdown", ct);
-        await db.Runner().UpAsync(cancellationToken: ct);
+        await using var db = await TestDb.CreateEmptyAsync("concurrentdown", Ct);
+        await db.Runner().UpAsync(cancellationToken: Ct);
 
-        var results = await RunAtOnceAsync(["down", "--to", "0"], Target(db, throughPgBouncer), ct);
+        var results = await RunAtOnceAsync(["down", "--to", "0"], Target(db, throughPgBouncer), Ct);
 
         Assert.All(results, r => Assert.Contains("database is at version 0", r.Stdout, StringComparison.Ordinal));
         Assert.Equal([Known.Initial, Known.KeysetIndexes], results.SelectMany(r => StepLines(r, "reverted")).Order());
-        Assert.Empty(await db.VersionsAsync(ct));
-        Assert.Equal(ExpectedSchema.RelationsAtZero, await db.RelationsAsync(ct));
+        Assert.Empty(await db.VersionsAsync(Ct));
+        Assert.Equal(ExpectedSchema.RelationsAtZero, await db.RelationsAsync(Ct));
     }
 
     /// <summary>
@@ -142,16 +136,15 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
     [Fact]
     public async Task NoAdvisoryLockOutlivesARunOnPgBouncersPooledServerConnections()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("bouncerlocks", ct);
+        await using var db = await TestDb.CreateEmptyAsync("bouncerlocks", Ct);
 
-        await new StatusDataMigrator(Target(db, throughPgBouncer: true)).UpAsync(cancellationToken: ct);
+        await new StatusDataMigrator(Target(db, throughPgBouncer: true)).UpAsync(cancellationToken: Ct);
 
         // PgBouncer keeps the run's server connections open (the check below is about them) ...
-        Assert.True(await db.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", ct) >= 1);
+        Assert.True(await db.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", Ct) >= 1);
 
         // ... and none of them, nor anyone in this database, holds an advisory lock (pg_locks is cluster-wide).
-        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", Ct));
     }
 
     private string Target(TestDb db, bool throughPgBouncer) =>

@@ -1,5 +1,3 @@
-using StatusData.Migrations.Tests.Support;
-
 namespace StatusData.Migrations.Tests;
 
 public sealed class FailingMigrationTests
@@ -10,43 +8,41 @@ public sealed class FailingMigrationTests
     [Fact]
     public async Task AFailingMigrationLeavesSchemaAndVersionTableAsBefore()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("failing", ct);
+        await using var db = await TestDb.CreateEmptyAsync("failing", Ct);
         var runner = db.Runner(WithFailingMigration());
-        await runner.UpAsync(Known.KeysetIndexes, ct);
-        var schemaBefore = await db.SnapshotAsync(ct);
-        var rowsBefore = await db.VersionRowsAsync(ct);
+        await runner.UpAsync(Known.KeysetIndexes, Ct);
+        var schemaBefore = await db.SnapshotAsync(Ct);
+        var rowsBefore = await db.VersionRowsAsync(Ct);
 
-        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: Ct));
 
         Assert.Equal(MigrationFailure.MigrationFailed, e.Failure);
         Assert.Contains(FailingMigration.Version.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message, StringComparison.Ordinal);
         Assert.Contains("division by zero", e.Message, StringComparison.Ordinal);
-        Assert.False(await db.TableExistsAsync("should_not_exist", ct));
-        Assert.Equal(schemaBefore, await db.SnapshotAsync(ct));
-        Assert.Equal(rowsBefore, await db.VersionRowsAsync(ct));
+        Assert.False(await db.TableExistsAsync("should_not_exist", Ct));
+        Assert.Equal(schemaBefore, await db.SnapshotAsync(Ct));
+        Assert.Equal(rowsBefore, await db.VersionRowsAsync(Ct));
         Assert.Equal(
             [(Known.Initial, MigrationState.Applied), (Known.KeysetIndexes, MigrationState.Applied), (FailingMigration.Version, MigrationState.Pending)],
-            (await runner.GetStatusAsync(ct)).Select(s => (s.Version, s.State)));
+            (await runner.GetStatusAsync(Ct)).Select(s => (s.Version, s.State)));
     }
 
     [Fact]
     public async Task MigrationsBeforeAFailingOneInTheSameRunStayApplied()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("failingrun", ct);
+        await using var db = await TestDb.CreateEmptyAsync("failingrun", Ct);
         var runner = db.Runner(WithFailingMigration());
 
-        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: Ct));
 
         Assert.Equal(MigrationFailure.MigrationFailed, e.Failure);
         Assert.Contains("202612010000", e.Message, StringComparison.Ordinal);
-        Assert.False(await db.TableExistsAsync("should_not_exist", ct));
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
-        Assert.Equal(ExpectedSchema.ManagedRelations, await db.RelationsAsync(ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+        Assert.False(await db.TableExistsAsync("should_not_exist", Ct));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
+        Assert.Equal(ExpectedSchema.ManagedRelations, await db.RelationsAsync(Ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
         Assert.Equal(
             [(Known.Initial, MigrationState.Applied), (Known.KeysetIndexes, MigrationState.Applied), (FailingMigration.Version, MigrationState.Pending)],
-            (await runner.GetStatusAsync(ct)).Select(s => (s.Version, s.State)));
+            (await runner.GetStatusAsync(Ct)).Select(s => (s.Version, s.State)));
     }
 }

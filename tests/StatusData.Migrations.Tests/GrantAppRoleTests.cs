@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using Npgsql;
-using StatusData.Migrations.Tests.Support;
 
 namespace StatusData.Migrations.Tests;
 
@@ -23,14 +22,13 @@ public sealed class GrantAppRoleTests
     [Fact]
     public async Task AnApplicationRoleGrantedByTheCliRunsTheWholeLibraryButCannotChangeTheSchema()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateMigratedAsync("leastprivilege", ct);
+        await using var db = await TestDb.CreateMigratedAsync("leastprivilege", Ct);
         var role = $"sd app \"{Guid.NewGuid().ToString("N")[..8]}\"; DROP TABLE users; --";
         var rolePassword = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-        await ExecuteFormattedAsync(db, "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)", ct, role, rolePassword);
+        await ExecuteFormattedAsync(db, "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)", Ct, role, rolePassword);
         try
         {
-            var grant = await CliRunner.RunAsync(["grant-app-role", role, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: ct);
+            var grant = await CliRunner.RunAsync(["grant-app-role", role, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
             Assert.True(grant.ExitCode == 0, grant.ToString());
             Assert.Contains("GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE", grant.Stdout, StringComparison.Ordinal);
             Assert.Contains("\"sd app \"\"", grant.Stdout, StringComparison.Ordinal); // quoted by quote_ident
@@ -39,12 +37,12 @@ public sealed class GrantAppRoleTests
             // Exactly the four privileges on the two tables, nothing on version_info.
             Assert.Equal(
                 ["status_updates:DELETE", "status_updates:INSERT", "status_updates:SELECT", "status_updates:UPDATE", "users:DELETE", "users:INSERT", "users:SELECT", "users:UPDATE"],
-                await db.ColumnAsync<string>("SELECT table_name || ':' || privilege_type FROM information_schema.role_table_grants WHERE grantee = $1 ORDER BY 1", ct, role));
+                await db.ColumnAsync<string>("SELECT table_name || ':' || privilege_type FROM information_schema.role_table_grants WHERE grantee = $1 ORDER BY 1", Ct, role));
 
             var asRole = new NpgsqlConnectionStringBuilder(db.ConnectionString) { Username = role, Password = rolePassword, Pooling = true };
             await using (var dataSource = NpgsqlDataSource.Create(asRole.ConnectionString))
             {
-                await RunTheWholeSurfaceAsync(new StatusDatabase(dataSource), ct);
+                await RunTheWholeSurfaceAsync(new StatusDatabase(dataSource), Ct);
 
                 foreach (var forbidden in new[]
                 {
@@ -60,54 +58,53 @@ public sealed class GrantAppRoleTests
                     var error = await Assert.ThrowsAsync<PostgresException>(async () =>
                     {
                         await using var command = dataSource.CreateCommand(forbidden);
-                        await command.ExecuteNonQueryAsync(ct);
+                        await command.ExecuteNonQueryAsync(Ct);
                     });
                     Assert.True(error.SqlState is PostgresErrorCodes.InsufficientPrivilege, $"{forbidden}: {error.SqlState} {error.MessageText}");
                 }
             }
 
-            Assert.Equal(2L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('users', 'status_updates')", ct));
+            Assert.Equal(2L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('users', 'status_updates')", Ct));
 
             // Idempotent: granting again changes nothing and succeeds.
-            var again = await CliRunner.RunAsync(["grant-app-role", role, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: ct);
+            var again = await CliRunner.RunAsync(["grant-app-role", role, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
             Assert.True(again.ExitCode == 0, again.ToString());
         }
         finally
         {
-            await DropRoleAsync(db, role, ct);
+            await DropRoleAsync(db, role, Ct);
         }
     }
 
     [Fact]
     public async Task GrantAppRoleRefusesAMissingRoleWithoutCreateASuperuserAndCreatesANologinRoleWithCreate()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateMigratedAsync("grantrefusals", ct);
+        await using var db = await TestDb.CreateMigratedAsync("grantrefusals", Ct);
         var role = "sd_group_" + Guid.NewGuid().ToString("N")[..8];
         try
         {
-            var missing = await CliRunner.RunAsync(["grant-app-role", role, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: ct);
+            var missing = await CliRunner.RunAsync(["grant-app-role", role, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
             Assert.True(missing.ExitCode == 2, missing.ToString());
             Assert.Contains("does not exist", missing.Stderr, StringComparison.Ordinal);
-            Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_roles WHERE rolname = $1", ct, role));
+            Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_roles WHERE rolname = $1", Ct, role));
 
             var superuser = new NpgsqlConnectionStringBuilder(db.ConnectionString).Username!;
-            var refused = await CliRunner.RunAsync(["grant-app-role", superuser, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: ct);
+            var refused = await CliRunner.RunAsync(["grant-app-role", superuser, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
             Assert.True(refused.ExitCode == 3, refused.ToString());
             Assert.Contains("superuser", refused.Stderr, StringComparison.Ordinal);
             Assert.DoesNotContain(CliPassword, refused.Stdout + refused.Stderr, StringComparison.Ordinal);
 
-            var created = await CliRunner.RunAsync(["grant-app-role", role, "--create", "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: ct);
+            var created = await CliRunner.RunAsync(["grant-app-role", role, "--create", "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
             Assert.True(created.ExitCode == 0, created.ToString());
             Assert.Contains("CREATE ROLE " + role + " NOLOGIN", created.Stdout, StringComparison.Ordinal);
 
-            Assert.False(await db.ScalarAsync<bool>("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", ct, role));
-            Assert.True(await db.ScalarAsync<bool>("SELECT has_table_privilege($1, 'users', 'INSERT')", ct, role));
-            Assert.False(await db.ScalarAsync<bool>("SELECT has_table_privilege($1, 'users', 'TRUNCATE')", ct, role));
+            Assert.False(await db.ScalarAsync<bool>("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", Ct, role));
+            Assert.True(await db.ScalarAsync<bool>("SELECT has_table_privilege($1, 'users', 'INSERT')", Ct, role));
+            Assert.False(await db.ScalarAsync<bool>("SELECT has_table_privilege($1, 'users', 'TRUNCATE')", Ct, role));
         }
         finally
         {
-            await DropRoleAsync(db, role, ct);
+            await DropRoleAsync(db, role, Ct);
         }
     }
 
@@ -119,24 +116,23 @@ public sealed class GrantAppRoleTests
     [Fact]
     public async Task AGrantThatWaitsLongerThanTheLockTimeoutExitsWithFourAndChangesNothing()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateMigratedAsync("grantlock", ct);
+        await using var db = await TestDb.CreateMigratedAsync("grantlock", Ct);
         var role = "sd_locked_" + Guid.NewGuid().ToString("N")[..8];
         var other = "sd_other_" + Guid.NewGuid().ToString("N")[..8];
-        await db.ExecuteAsync($"CREATE ROLE {role} NOLOGIN; CREATE ROLE {other} NOLOGIN", ct);
+        await db.ExecuteAsync($"CREATE ROLE {role} NOLOGIN; CREATE ROLE {other} NOLOGIN", Ct);
         try
         {
             var connection = new NpgsqlConnectionStringBuilder(WithPassword(db.ConnectionString)) { Options = "-c lock_timeout=1000" }.ConnectionString;
             await using (var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false"))
             {
-                await holder.OpenAsync(ct);
-                await using var transaction = await holder.BeginTransactionAsync(ct);
+                await holder.OpenAsync(Ct);
+                await using var transaction = await holder.BeginTransactionAsync(Ct);
                 await using (var grant = new NpgsqlCommand($"GRANT SELECT ON users TO {other}", holder, transaction))
                 {
-                    await grant.ExecuteNonQueryAsync(ct);
+                    await grant.ExecuteNonQueryAsync(Ct);
                 }
 
-                var cli = await CliRunner.RunAsync(["grant-app-role", role, "--connection", connection], timeout: CliTimeout, cancellationToken: ct);
+                var cli = await CliRunner.RunAsync(["grant-app-role", role, "--connection", connection], timeout: CliTimeout, cancellationToken: Ct);
 
                 Assert.True(cli.ExitCode == 4, cli.ToString());
                 Assert.Contains("55P03", cli.Stderr, StringComparison.Ordinal);
@@ -145,10 +141,10 @@ public sealed class GrantAppRoleTests
                 Assert.Empty(cli.Stdout);
                 Assert.DoesNotContain("   at ", cli.Stderr, StringComparison.Ordinal);
                 Assert.DoesNotContain(CliPassword, cli.Stdout + cli.Stderr, StringComparison.Ordinal);
-                await transaction.RollbackAsync(ct);
+                await transaction.RollbackAsync(Ct);
             }
 
-            Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = $1", ct, role));
+            Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = $1", Ct, role));
             const string grantsOnDatabaseAndSchema = """
                 SELECT count(*)
                 FROM (SELECT datacl AS acl FROM pg_database WHERE datname = current_database()
@@ -156,12 +152,12 @@ public sealed class GrantAppRoleTests
                      aclexplode(granted.acl) entry
                 WHERE entry.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1)
                 """;
-            Assert.Equal(0L, await db.ScalarAsync<long>(grantsOnDatabaseAndSchema, ct, role)); // the CONNECT and USAGE before the wait were rolled back
+            Assert.Equal(0L, await db.ScalarAsync<long>(grantsOnDatabaseAndSchema, Ct, role)); // the CONNECT and USAGE before the wait were rolled back
         }
         finally
         {
-            await DropRoleAsync(db, role, ct);
-            await DropRoleAsync(db, other, ct);
+            await DropRoleAsync(db, role, Ct);
+            await DropRoleAsync(db, other, Ct);
         }
     }
 

@@ -1,7 +1,5 @@
 using FluentMigrator;
 using Npgsql;
-using StatusData.Migrations.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests;
 
@@ -11,97 +9,93 @@ public sealed class LockTests
     [Fact]
     public async Task UpGivesUpAfterTheLockTimeoutNamingTheHolderAndAppliesNothing()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("lock", ct);
+        await using var db = await TestDb.CreateEmptyAsync("lock", Ct);
         await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false;Application Name=lock-holder");
-        await holder.OpenAsync(ct);
+        await holder.OpenAsync(Ct);
         await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock.Key})", holder))
         {
-            await take.ExecuteNonQueryAsync(ct);
+            await take.ExecuteNonQueryAsync(Ct);
         }
 
         var runner = db.Runner(new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(1) });
-        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
-        var cli = await CliRunner.RunAsync(["up", "--lock-timeout", "1"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: Ct));
+        var cli = await CliRunner.RunAsync(["up", "--lock-timeout", "1"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
         Assert.Contains($"backend pid {holder.ProcessID} (application 'lock-holder'", e.Message, StringComparison.Ordinal);
         Assert.True(cli.ExitCode == 4, cli.ToString());
         Assert.Contains($"backend pid {holder.ProcessID}", cli.Stderr, StringComparison.Ordinal);
-        Assert.Empty(await db.RelationsAsync(ct));
+        Assert.Empty(await db.RelationsAsync(Ct));
 
         await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLock.Key})", holder))
         {
-            Assert.True((bool)(await release.ExecuteScalarAsync(ct))!);
+            Assert.True((bool)(await release.ExecuteScalarAsync(Ct))!);
         }
 
-        var result = await runner.UpAsync(cancellationToken: ct);
+        var result = await runner.UpAsync(cancellationToken: Ct);
 
         Assert.Equal([Known.Initial, Known.KeysetIndexes], result.Steps.Select(s => s.Version));
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
     }
 
     [Fact]
     public async Task ATableLockThatAMigrationWaitsForIsBoundedByTheLockTimeoutToo()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("ddllock", ct);
-        await db.Runner().UpAsync(Known.Initial, ct);
+        await using var db = await TestDb.CreateEmptyAsync("ddllock", Ct);
+        await db.Runner().UpAsync(Known.Initial, Ct);
         await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false");
-        await holder.OpenAsync(ct);
-        await using var transaction = await holder.BeginTransactionAsync(ct);
+        await holder.OpenAsync(Ct);
+        await using var transaction = await holder.BeginTransactionAsync(Ct);
         await using (var lockTable = new NpgsqlCommand("LOCK TABLE status_updates IN ACCESS EXCLUSIVE MODE", holder, transaction))
         {
-            await lockTable.ExecuteNonQueryAsync(ct);
+            await lockTable.ExecuteNonQueryAsync(Ct);
         }
 
         var runner = db.Runner(new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(1) });
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: ct));
+        var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: Ct));
 
         Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
         Assert.Contains("202611220900", e.Message, StringComparison.Ordinal);
         Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(15));
-        await transaction.RollbackAsync(ct);
-        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtInitial, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+        await transaction.RollbackAsync(Ct);
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(Ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtInitial, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
     }
 
     /// <summary>PostgreSQL reads lock_timeout = 0 as "wait for ever": a tiny timeout must not become that.</summary>
     [Fact]
     public async Task ALockTimeoutBelowOneMillisecondStillBoundsTheWait()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("locktiny", ct);
+        await using var db = await TestDb.CreateEmptyAsync("locktiny", Ct);
         await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false");
-        await holder.OpenAsync(ct);
+        await holder.OpenAsync(Ct);
         await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock.Key})", holder))
         {
-            await take.ExecuteNonQueryAsync(ct);
+            await take.ExecuteNonQueryAsync(Ct);
         }
 
         var runner = db.Runner(new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromTicks(1) });
-        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         giveUp.CancelAfter(TimeSpan.FromSeconds(10)); // an unbounded wait ends here, as a cancellation
 
         var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: giveUp.Token));
 
         Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
-        Assert.Empty(await db.RelationsAsync(ct));
+        Assert.Empty(await db.RelationsAsync(Ct));
     }
 
     /// <summary>lock_timeout takes at most 2147483647 ms (about 24.8 days); longer is refused up front, not by the server mid-run.</summary>
     [Fact]
     public async Task ALockTimeoutLongerThanPostgreSqlAcceptsIsRejectedBeforeConnecting()
     {
-        var ct = TestContext.Current.CancellationToken;
         const string unreachable = "Host=127.0.0.1;Port=1";
 
         Assert.Throws<ArgumentOutOfRangeException>(() => new StatusDataMigrator(unreachable, new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromDays(25) }));
         var longest = new StatusDataMigrator(unreachable, new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromMilliseconds(int.MaxValue) });
         Assert.Contains("SET LOCAL lock_timeout = '2147483647ms';", longest.Script(MigrationDirection.Up, 0, null), StringComparison.Ordinal);
 
-        var cli = await CliRunner.RunAsync(["script", "up", "--from", "0", "--lock-timeout", "2160000"], cancellationToken: ct);
+        var cli = await CliRunner.RunAsync(["script", "up", "--from", "0", "--lock-timeout", "2160000"], cancellationToken: Ct);
 
         Assert.True(cli.ExitCode == 2, cli.ToString());
         Assert.Contains("--lock-timeout", cli.Stderr, StringComparison.Ordinal);
@@ -112,17 +106,16 @@ public sealed class LockTests
     [Fact]
     public async Task NoConnectionOfTheRunOutlivesIt()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("locksession", ct);
+        await using var db = await TestDb.CreateEmptyAsync("locksession", Ct);
 
-        await new StatusDataMigrator(db.ConnectionString + ";Application Name=runner-under-test").UpAsync(cancellationToken: ct);
+        await new StatusDataMigrator(db.ConnectionString + ";Application Name=runner-under-test").UpAsync(cancellationToken: Ct);
 
         // A closed backend leaves pg_stat_activity a moment after its client hung up.
         var left = -1L;
         for (var attempt = 0; attempt < 50 && left != 0; attempt++)
         {
-            await Task.Delay(attempt == 0 ? 0 : 100, ct);
-            left = await db.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'runner-under-test'", ct);
+            await Task.Delay(attempt == 0 ? 0 : 100, Ct);
+            left = await db.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'runner-under-test'", Ct);
         }
 
         Assert.Equal(0L, left);

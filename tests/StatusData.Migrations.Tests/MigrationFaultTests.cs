@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using Npgsql;
-using StatusData.Migrations.Tests.Support;
 using StatusData.TestMigrations;
-using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests;
 
@@ -23,42 +21,41 @@ public sealed class MigrationFaultTests
     [Fact]
     public async Task SigkillOfTheCliInTheMiddleOfAMigrationLeavesThePreviousVersionAndARerunCompletes()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateMigratedAsync("clikill", ct);
+        await using var db = await TestDb.CreateMigratedAsync("clikill", Ct);
         var database = new NpgsqlConnectionStringBuilder(db.ConnectionString).Database!;
-        var versionsBefore = await VersionsAsync(db, ct);
+        var versionsBefore = await VersionsAsync(db, Ct);
 
         using var running = CliRunner.Start(UpArguments(db.ConnectionString, lockTimeoutSeconds: null, $"-c {SlowTestMigration.SleepSetting}=600"));
-        var sleeper = await WaitForSleepingCliAsync(db, database, ct);
+        var sleeper = await WaitForSleepingCliAsync(db, database, Ct);
 
         // The migration's CREATE TABLE has run, uncommitted, and the CLI sleeps inside the migration's transaction.
-        var cli = await running.KillAsync(ct);
+        var cli = await running.KillAsync(Ct);
         Assert.NotEqual(0, cli.ExitCode);
         Assert.DoesNotContain("applied", cli.Stdout, StringComparison.Ordinal);
 
         // The database is still at the previous version: no table, no version row.
-        Assert.Equal(versionsBefore, await VersionsAsync(db, ct));
-        Assert.False(await db.TableExistsAsync(SlowTestMigration.Table, ct), "the killed migration's table is visible");
+        Assert.Equal(versionsBefore, await VersionsAsync(db, Ct));
+        Assert.False(await db.TableExistsAsync(SlowTestMigration.Table, Ct), "the killed migration's table is visible");
 
         // The run's lock connection was idle in its transaction: its backend saw the closed socket and ended,
         // releasing the migration lock. FluentMigrator's backend sleeps on in the migration's transaction, which
         // can never commit now (its client is gone). A second runner takes the lock, and its CREATE TABLE waits
         // for the orphan's: bounded by the lock timeout, it gives up cleanly (exit 4), changing nothing.
-        var blocked = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: ct);
+        var blocked = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: Ct);
         Assert.True(blocked.ExitCode == 4, blocked.ToString());
         Assert.Contains($"Migration {SlowVersion} (reliability test: slow migration) failed going up: 55P03", blocked.Stderr, StringComparison.Ordinal);
         AssertNoPassword(blocked);
 
-        Assert.Equal(versionsBefore, await VersionsAsync(db, ct));
+        Assert.Equal(versionsBefore, await VersionsAsync(db, Ct));
 
         // The server rolls the orphan back once it is terminated (as it would on noticing the dead socket).
-        Assert.True(await db.ScalarAsync<bool>("SELECT pg_terminate_backend($1, 20000)", ct, sleeper), $"backend {sleeper} was not terminated");
-        var rerun = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 60, null), timeout: CliTimeout, cancellationToken: ct);
+        Assert.True(await db.ScalarAsync<bool>("SELECT pg_terminate_backend($1, 20000)", Ct, sleeper), $"backend {sleeper} was not terminated");
+        var rerun = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 60, null), timeout: CliTimeout, cancellationToken: Ct);
         Assert.True(rerun.ExitCode == 0, rerun.ToString());
         Assert.Matches($@"applied\s+{SlowVersion}", rerun.Stdout);
         Assert.Contains($"database is at version {SlowVersion}", rerun.Stdout, StringComparison.Ordinal);
-        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db, ct));
-        Assert.True(await db.TableExistsAsync(SlowTestMigration.Table, ct));
+        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db, Ct));
+        Assert.True(await db.TableExistsAsync(SlowTestMigration.Table, Ct));
         AssertNoPassword(cli);
         AssertNoPassword(rerun);
     }
@@ -66,27 +63,26 @@ public sealed class MigrationFaultTests
     [Fact]
     public async Task WithTheMigrationLockHeldElsewhereUpExitsWithFourAfterTheLockTimeoutAndChangesNothing()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateMigratedAsync("clilock", ct);
-        var versionsBefore = await VersionsAsync(db, ct);
+        await using var db = await TestDb.CreateMigratedAsync("clilock", Ct);
+        var versionsBefore = await VersionsAsync(db, Ct);
 
         // Not pooled: closing it ends the session, and with it the session-level lock.
         await using (var holder = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(db.ConnectionString) { Pooling = false }.ConnectionString))
         {
-            await holder.OpenAsync(ct);
+            await holder.OpenAsync(Ct);
             await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock($1)", holder))
             {
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = MigrationLock.Key });
-                await command.ExecuteNonQueryAsync(ct);
+                await command.ExecuteNonQueryAsync(Ct);
             }
 
             int holderPid;
             await using (var command = new NpgsqlCommand("SELECT pg_backend_pid()", holder))
             {
-                holderPid = (int)(await command.ExecuteScalarAsync(ct))!;
+                holderPid = (int)(await command.ExecuteScalarAsync(Ct))!;
             }
 
-            var cli = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: ct);
+            var cli = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: Ct);
 
             Assert.True(cli.ExitCode == 4, cli.ToString());
             Assert.Contains("Timed out after 2s waiting for the migration lock", cli.Stderr, StringComparison.Ordinal);
@@ -94,14 +90,14 @@ public sealed class MigrationFaultTests
             Assert.Contains("Nothing was changed", cli.Stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("applied", cli.Stdout, StringComparison.Ordinal);
             AssertNoPassword(cli);
-            Assert.Equal(versionsBefore, await VersionsAsync(db, ct));
-            Assert.False(await db.TableExistsAsync(SlowTestMigration.Table, ct));
+            Assert.Equal(versionsBefore, await VersionsAsync(db, Ct));
+            Assert.False(await db.TableExistsAsync(SlowTestMigration.Table, Ct));
         }
 
         // Released (the holder's session ended): the same command goes through.
-        var rerun = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: ct);
+        var rerun = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: Ct);
         Assert.True(rerun.ExitCode == 0, rerun.ToString());
-        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db, ct));
+        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db, Ct));
     }
 
     private static List<string> UpArguments(string connectionString, int? lockTimeoutSeconds, string? options)

@@ -1,6 +1,3 @@
-using StatusData.Migrations.Tests.Support;
-using StatusData.TestSupport;
-
 namespace StatusData.Migrations.Tests;
 
 /// <summary><c>statusdata-migrate script</c>: the SQL a run would execute, for review or for psql.</summary>
@@ -9,9 +6,8 @@ public sealed class ScriptTests
     [Fact]
     public async Task ScriptUpFromZeroNeedsNoConnectionAndPrintsEveryMigration()
     {
-        var ct = TestContext.Current.CancellationToken;
 
-        var result = await CliRunner.RunAsync(["script", "up", "--from", "0"], cancellationToken: ct);
+        var result = await CliRunner.RunAsync(["script", "up", "--from", "0"], cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var sql = result.Stdout;
@@ -32,9 +28,8 @@ public sealed class ScriptTests
     [Fact]
     public async Task ScriptDownPrintsTheDropsNewestFirstAndDeletesTheVersionRows()
     {
-        var ct = TestContext.Current.CancellationToken;
 
-        var result = await CliRunner.RunAsync(["script", "down", "--from", "202611220900", "--to", "0"], cancellationToken: ct);
+        var result = await CliRunner.RunAsync(["script", "down", "--from", "202611220900", "--to", "0"], cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         AssertInOrder(
@@ -52,44 +47,42 @@ public sealed class ScriptTests
     [Fact]
     public async Task TheUpScriptRunOnAnEmptyDatabaseLeavesEveryMigrationAppliedWithMatchingChecksums()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("scriptrun", ct);
-        var script = await CliRunner.RunAsync(["script", "up", "--from", "0"], cancellationToken: ct);
+        await using var db = await TestDb.CreateEmptyAsync("scriptrun", Ct);
+        var script = await CliRunner.RunAsync(["script", "up", "--from", "0"], cancellationToken: Ct);
         Assert.True(script.ExitCode == 0, script.ToString());
 
         // One multi-statement command, as psql -f would run it: the script's own BEGIN/COMMITs apply.
-        await db.ExecuteAsync(script.Stdout, ct);
+        await db.ExecuteAsync(script.Stdout, Ct);
 
         Assert.Equal(
             [(Known.Initial, MigrationState.Applied), (Known.KeysetIndexes, MigrationState.Applied)],
-            (await db.Runner().GetStatusAsync(ct)).Select(s => (s.Version, s.State)));
+            (await db.Runner().GetStatusAsync(Ct)).Select(s => (s.Version, s.State)));
         Assert.Equal(
             [(Known.Initial, Known.InitialChecksum), (Known.KeysetIndexes, Known.KeysetIndexesChecksum)],
-            (await db.VersionRowsAsync(ct)).Select(r => (r.Version, r.Checksum)));
-        Assert.Equal(ExpectedSchema.UsersColumns, await Catalog.ColumnsAsync(db.DataSource, "public.users", ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
-        Assert.Empty((await db.Runner().UpAsync(cancellationToken: ct)).Steps);
+            (await db.VersionRowsAsync(Ct)).Select(r => (r.Version, r.Checksum)));
+        Assert.Equal(ExpectedSchema.UsersColumns, await Catalog.ColumnsAsync(db.DataSource, "public.users", Ct));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
+        Assert.Empty((await db.Runner().UpAsync(cancellationToken: Ct)).Steps);
     }
 
     [Fact]
     public async Task ScriptUpWithAConnectionIncludesOnlyThePendingMigrations()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("scriptpending", ct);
-        await db.Runner().UpAsync(Known.Initial, ct);
+        await using var db = await TestDb.CreateEmptyAsync("scriptpending", Ct);
+        await db.Runner().UpAsync(Known.Initial, Ct);
 
-        var result = await CliRunner.RunAsync(["script", "up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var result = await CliRunner.RunAsync(["script", "up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("-- 202611220900: keyset pagination indexes", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("CREATE INDEX \"ix_users_created_at_id\" ON \"public\".\"users\" (\"created_at\" ASC,\"id\" ASC);", result.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("202602282200", result.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("CREATE TABLE \"public\".\"users\"", result.Stdout, StringComparison.Ordinal);
-        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(ct)); // printing changed nothing
+        Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(Ct)); // printing changed nothing
 
-        await db.ExecuteAsync(result.Stdout, ct);
+        await db.ExecuteAsync(result.Stdout, Ct);
 
-        Assert.All(await db.Runner().GetStatusAsync(ct), s => Assert.Equal(MigrationState.Applied, s.State));
+        Assert.All(await db.Runner().GetStatusAsync(Ct), s => Assert.Equal(MigrationState.Applied, s.State));
     }
 
     private static void AssertInOrder(string text, params string[] parts)

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using StatusData.Migrations.Tests.Support;
 
 namespace StatusData.Migrations.Tests;
 
@@ -10,20 +9,19 @@ public sealed class StartupMigrationTests
     [Fact]
     public async Task AddStatusDataMigrationsThenMigrateStatusDataAsyncAppliesEverythingAndLogsThroughILogger()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("startup", ct);
+        await using var db = await TestDb.CreateEmptyAsync("startup", Ct);
         var log = new ListLoggerProvider();
         await using var services = new ServiceCollection()
             .AddLogging(logging => logging.AddProvider(log).SetMinimumLevel(LogLevel.Debug))
             .AddStatusDataMigrations(db.ConnectionString, options => options.LockTimeout = TimeSpan.FromSeconds(5))
             .BuildServiceProvider();
 
-        var first = await services.MigrateStatusDataAsync(ct);
-        var second = await services.MigrateStatusDataAsync(ct);
+        var first = await services.MigrateStatusDataAsync(Ct);
+        var second = await services.MigrateStatusDataAsync(Ct);
 
         Assert.Equal([Known.Initial, Known.KeysetIndexes], first.Steps.Select(s => s.Version));
         Assert.Empty(second.Steps);
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
         Assert.Contains(log.Entries, e => e.Category == typeof(StatusDataMigrator).FullName && e.Level == LogLevel.Information && e.Message == "Applying migration 202602282200: initial users and status_updates");
 
         // FluentMigrator's own lines (its SQL among them) arrive at Debug level in the same category.

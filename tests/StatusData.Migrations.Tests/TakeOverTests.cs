@@ -1,5 +1,3 @@
-using StatusData.Migrations.Tests.Support;
-
 namespace StatusData.Migrations.Tests;
 
 /// <summary>
@@ -16,27 +14,26 @@ public sealed class TakeOverTests
     [Fact]
     public async Task AFullyMigratedLegacyDatabaseIsTakenOverWithoutRunningAnything()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("takeover", ct);
-        await db.ExecuteAsync(LegacyScript, ct);
-        var schemaBefore = await db.SnapshotAsync(ct);
-        var appliedOnBefore = (await db.VersionRowsAsync(ct)).Select(r => r.AppliedOn).ToList();
+        await using var db = await TestDb.CreateEmptyAsync("takeover", Ct);
+        await db.ExecuteAsync(LegacyScript, Ct);
+        var schemaBefore = await db.SnapshotAsync(Ct);
+        var appliedOnBefore = (await db.VersionRowsAsync(Ct)).Select(r => r.AppliedOn).ToList();
         Assert.Equal(
             [Known.LegacyInitialChecksum, Known.LegacyKeysetIndexesChecksum],
-            (await db.VersionRowsAsync(ct)).Select(r => r.Checksum));
+            (await db.VersionRowsAsync(Ct)).Select(r => r.Checksum));
 
         // Read-only: status reports the legacy rows as applied (not drifted) and writes nothing.
-        Assert.All(await db.Runner().GetStatusAsync(ct), s => Assert.Equal(MigrationState.Applied, s.State));
-        var alembic = await db.Runner().GetAlembicStatusAsync(ct);
+        Assert.All(await db.Runner().GetStatusAsync(Ct), s => Assert.Equal(MigrationState.Applied, s.State));
+        var alembic = await db.Runner().GetAlembicStatusAsync(Ct);
         Assert.Equal((false, 0, "a1b2c3d4e5f6", (string?)null), (alembic.TableExists, alembic.Revisions.Count, alembic.Expected, alembic.Disagreement));
-        Assert.Equal(Known.LegacyInitialChecksum, (await db.VersionRowsAsync(ct))[0].Checksum);
-        Assert.False(await db.TableExistsAsync("public.alembic_version", ct));
+        Assert.Equal(Known.LegacyInitialChecksum, (await db.VersionRowsAsync(Ct))[0].Checksum);
+        Assert.False(await db.TableExistsAsync("public.alembic_version", Ct));
 
-        var result = await db.Runner().UpAsync(cancellationToken: ct);
+        var result = await db.Runner().UpAsync(cancellationToken: Ct);
 
         Assert.Empty(result.Steps);
         Assert.Equal(Known.KeysetIndexes, result.CurrentVersion);
-        var rows = await db.VersionRowsAsync(ct);
+        var rows = await db.VersionRowsAsync(Ct);
         Assert.Equal(
             [(Known.Initial, Known.InitialDescription, Known.InitialChecksum), (Known.KeysetIndexes, Known.KeysetIndexesDescription, Known.KeysetIndexesChecksum)],
             rows.Select(r => (r.Version, r.Description, r.Checksum)));
@@ -44,19 +41,18 @@ public sealed class TakeOverTests
 
         // The old runner never wrote alembic_version; the take-over records the revision version_info implies,
         // so the Python side's Alembic sees the schema it has. Nothing else changed.
-        Assert.Equal("a1b2c3d4e5f6", await db.ScalarAsync<string>("SELECT string_agg(version_num, ',') FROM alembic_version", ct));
-        Assert.Equal(schemaBefore, (await db.SnapshotAsync(ct)).Where(line => !line.Contains("public.alembic_version", StringComparison.Ordinal)));
+        Assert.Equal("a1b2c3d4e5f6", await db.ScalarAsync<string>("SELECT string_agg(version_num, ',') FROM alembic_version", Ct));
+        Assert.Equal(schemaBefore, (await db.SnapshotAsync(Ct)).Where(line => !line.Contains("public.alembic_version", StringComparison.Ordinal)));
     }
 
     [Fact]
     public async Task AHalfMigratedLegacyDatabaseIsTakenOverAndMigratedOnByTheCli()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("takeoverhalf", ct);
-        await db.ExecuteAsync(LegacyScriptUpToInitial, ct);
-        Assert.Equal([(Known.Initial, Known.LegacyInitialChecksum)], (await db.VersionRowsAsync(ct)).Select(r => (r.Version, r.Checksum)));
+        await using var db = await TestDb.CreateEmptyAsync("takeoverhalf", Ct);
+        await db.ExecuteAsync(LegacyScriptUpToInitial, Ct);
+        Assert.Equal([(Known.Initial, Known.LegacyInitialChecksum)], (await db.VersionRowsAsync(Ct)).Select(r => (r.Version, r.Checksum)));
 
-        var up = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var up = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(up.ExitCode == 0, up.ToString());
         Assert.Matches(@"(?m)^applied\s+202611220900\b", up.Stdout);
@@ -64,24 +60,23 @@ public sealed class TakeOverTests
         Assert.Contains("checksum(s) rewritten", up.Stderr, StringComparison.Ordinal);
         Assert.Equal(
             [(Known.Initial, Known.InitialChecksum), (Known.KeysetIndexes, Known.KeysetIndexesChecksum)],
-            (await db.VersionRowsAsync(ct)).Select(r => (r.Version, r.Checksum)));
-        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", ct));
+            (await db.VersionRowsAsync(Ct)).Select(r => (r.Version, r.Checksum)));
+        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
     }
 
     [Fact]
     public async Task ALegacyRowWhoseChecksumIsNeitherOldNorNewIsStillDrift()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("takeoverdrift", ct);
-        await db.ExecuteAsync(LegacyScript, ct);
-        await db.ExecuteAsync($"UPDATE version_info SET checksum = '{new string('0', 64)}' WHERE version = {Known.KeysetIndexes}", ct);
+        await using var db = await TestDb.CreateEmptyAsync("takeoverdrift", Ct);
+        await db.ExecuteAsync(LegacyScript, Ct);
+        await db.ExecuteAsync($"UPDATE version_info SET checksum = '{new string('0', 64)}' WHERE version = {Known.KeysetIndexes}", Ct);
 
-        var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().UpAsync(cancellationToken: ct));
+        var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().UpAsync(cancellationToken: Ct));
 
         Assert.Equal(MigrationFailure.Refused, e.Failure);
         Assert.Contains("202611220900 (keyset pagination indexes)", e.Message, StringComparison.Ordinal);
         // The refusal changed nothing: the other row keeps its legacy checksum, and no alembic_version appeared.
-        Assert.Equal([Known.LegacyInitialChecksum, new string('0', 64)], (await db.VersionRowsAsync(ct)).Select(r => r.Checksum));
-        Assert.False(await db.TableExistsAsync("public.alembic_version", ct));
+        Assert.Equal([Known.LegacyInitialChecksum, new string('0', 64)], (await db.VersionRowsAsync(Ct)).Select(r => r.Checksum));
+        Assert.False(await db.TableExistsAsync("public.alembic_version", Ct));
     }
 }

@@ -1,5 +1,3 @@
-using StatusData.Migrations.Tests.Support;
-
 namespace StatusData.Migrations.Tests;
 
 public sealed class VersionTableTests
@@ -7,13 +5,12 @@ public sealed class VersionTableTests
     [Fact]
     public async Task UpRecordsEachVersionWithItsDescriptionTimeAndUpSqlChecksum()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("versiontable", ct);
-        var before = await db.ScalarAsync<DateTime>("SELECT clock_timestamp()", ct);
+        await using var db = await TestDb.CreateEmptyAsync("versiontable", Ct);
+        var before = await db.ScalarAsync<DateTime>("SELECT clock_timestamp()", Ct);
 
-        await db.Runner().UpAsync(cancellationToken: ct);
+        await db.Runner().UpAsync(cancellationToken: Ct);
 
-        var after = await db.ScalarAsync<DateTime>("SELECT clock_timestamp()", ct);
+        var after = await db.ScalarAsync<DateTime>("SELECT clock_timestamp()", Ct);
         Assert.Equal(
             [
                 new ColumnFact("version", "bigint", NotNull: true),
@@ -21,11 +18,11 @@ public sealed class VersionTableTests
                 new ColumnFact("description", "character varying(1024)", NotNull: true),
                 new ColumnFact("checksum", "character(64)", NotNull: true),
             ],
-            await Catalog.ColumnsAsync(db.DataSource, "public.version_info", ct));
-        Assert.Equal([new ConstraintFact("version_info_pkey", "p", "version")], await Catalog.ConstraintsAsync(db.DataSource, "public.version_info", ct));
-        Assert.Equal([new IndexFact("version_info_pkey", "version", Unique: true, Primary: true)], await Catalog.IndexesAsync(db.DataSource, "public.version_info", ct));
+            await Catalog.ColumnsAsync(db.DataSource, "public.version_info", Ct));
+        Assert.Equal([new ConstraintFact("version_info_pkey", "p", "version")], await Catalog.ConstraintsAsync(db.DataSource, "public.version_info", Ct));
+        Assert.Equal([new IndexFact("version_info_pkey", "version", Unique: true, Primary: true)], await Catalog.IndexesAsync(db.DataSource, "public.version_info", Ct));
 
-        var rows = await db.VersionRowsAsync(ct);
+        var rows = await db.VersionRowsAsync(Ct);
         Assert.Equal(
             [
                 (Known.Initial, Known.InitialDescription, Known.InitialChecksum),

@@ -1,4 +1,2 @@
-using StatusData.TestSupport;
-
 // One PostgreSQL per test run, stopped (and its folder deleted) when the run ends.
 [assembly: AssemblyFixture(typeof(PostgresServerFixture))]

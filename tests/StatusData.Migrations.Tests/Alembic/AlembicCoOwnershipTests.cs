@@ -1,6 +1,3 @@
-using StatusData.Migrations.Tests.Support;
-using StatusData.TestSupport;
-
 namespace StatusData.Migrations.Tests.Alembic;
 
 /// <summary>
@@ -13,55 +10,52 @@ public sealed class AlembicCoOwnershipTests
     [Fact]
     public async Task AlembicAndStatusDataCreateTheSameCatalogFactByFact()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var alembic = await TestDb.CreateEmptyAsync("alembicparity", ct);
-        await using var ours = await TestDb.CreateEmptyAsync("oursparity", ct);
+        await using var alembic = await TestDb.CreateEmptyAsync("alembicparity", Ct);
+        await using var ours = await TestDb.CreateEmptyAsync("oursparity", Ct);
 
         await Succeeds(PythonApp.AlembicAsync(alembic.ConnectionString, "upgrade", "head"));
-        await ours.Runner().UpAsync(Known.Initial, ct);
+        await ours.Runner().UpAsync(Known.Initial, Ct);
 
         // Every schema, relation, column (type, nullability, default), constraint (name, kind, columns,
         // references, actions) and index (name, columns, uniqueness, method), alembic_version included.
-        var alembicCatalog = await alembic.SnapshotAsync(ct);
-        Assert.Equal(alembicCatalog, WithoutVersionInfo(await ours.SnapshotAsync(ct)));
+        var alembicCatalog = await alembic.SnapshotAsync(Ct);
+        Assert.Equal(alembicCatalog, WithoutVersionInfo(await ours.SnapshotAsync(Ct)));
         Assert.Contains("public.users ConstraintFact { Name = users_email_key, Type = u, Columns = email, References = , OnDelete = , OnUpdate = , Deferrable = False }", alembicCatalog);
-        Assert.Equal("a1b2c3d4e5f6", await AlembicRowsAsync(ours, ct));
+        Assert.Equal("a1b2c3d4e5f6", await AlembicRowsAsync(ours, Ct));
     }
 
     [Fact]
     public async Task AfterStatusDataGoesFirstAlembicIsAtHeadUpgradesNothingAndCanDowngrade()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("oursfirst", ct);
-        var up = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        await using var db = await TestDb.CreateEmptyAsync("oursfirst", Ct);
+        var up = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
         Assert.True(up.ExitCode == 0, up.ToString());
-        var migrated = await db.SnapshotAsync(ct);
+        var migrated = await db.SnapshotAsync(Ct);
 
         var current = await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "current"));
         var upgrade = await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "upgrade", "head"));
 
         Assert.Equal("a1b2c3d4e5f6 (head)", current.Stdout.Trim());
         Assert.DoesNotContain("Running upgrade", upgrade.Stderr, StringComparison.Ordinal);
-        Assert.Equal(migrated, await db.SnapshotAsync(ct));
+        Assert.Equal(migrated, await db.SnapshotAsync(Ct));
 
         var downgrade = await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "downgrade", "base"));
 
         Assert.Contains("Running downgrade a1b2c3d4e5f6 -> , initial users and status_updates", downgrade.Stderr, StringComparison.Ordinal);
-        Assert.False(await db.TableExistsAsync("public.users", ct));
-        Assert.Equal(string.Empty, await AlembicRowsAsync(db, ct));
+        Assert.False(await db.TableExistsAsync("public.users", Ct));
+        Assert.Equal(string.Empty, await AlembicRowsAsync(db, Ct));
     }
 
     [Fact]
     public async Task WhenAlembicDowngradedBehindOurBackStatusSaysSoAndUpRefusesUntilTheRecordsAreFixed()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("behindback", ct);
-        await db.Runner().UpAsync(cancellationToken: ct);
+        await using var db = await TestDb.CreateEmptyAsync("behindback", Ct);
+        await db.Runner().UpAsync(cancellationToken: Ct);
         await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "downgrade", "base"));
-        var before = await db.SnapshotAsync(ct);
+        var before = await db.SnapshotAsync(Ct);
 
-        var status = await CliRunner.RunAsync(["status"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
-        var up = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var status = await CliRunner.RunAsync(["status"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
+        var up = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(status.ExitCode == 0, status.ToString());
         Assert.Matches(@"(?m)^202602282200\s+reverted-by-alembic\s", status.Stdout);
@@ -70,28 +64,27 @@ public sealed class AlembicCoOwnershipTests
         Assert.Contains("warn: alembic_version says base (no revision), but version_info implies a1b2c3d4e5f6 (migration 202602282200): the Python side has downgraded", status.Stderr, StringComparison.Ordinal);
         Assert.True(up.ExitCode == 3, up.ToString());
         Assert.Contains("DELETE FROM version_info WHERE version > 0;", up.Stderr, StringComparison.Ordinal);
-        Assert.Equal(before, await db.SnapshotAsync(ct));
+        Assert.Equal(before, await db.SnapshotAsync(Ct));
 
         // Doing what the message says (the downgrade was meant): up recreates the schema, and Alembic agrees again.
-        await db.ExecuteAsync("DELETE FROM version_info WHERE version > 0", ct);
-        var again = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        await db.ExecuteAsync("DELETE FROM version_info WHERE version > 0", Ct);
+        var again = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(again.ExitCode == 0, again.ToString());
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
         Assert.Equal("a1b2c3d4e5f6 (head)", (await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "current"))).Stdout.Trim());
     }
 
     [Fact]
     public async Task AfterAlembicGoesFirstBaselineWithoutAVersionAdoptsItAndUpAddsTheRest()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("alembicfirst", ct);
+        await using var db = await TestDb.CreateEmptyAsync("alembicfirst", Ct);
         await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "upgrade", "head"));
 
-        var refused = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
-        var status = await CliRunner.RunAsync(["status"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
-        var baseline = await CliRunner.RunAsync(["baseline"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
-        var up = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: ct);
+        var refused = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
+        var status = await CliRunner.RunAsync(["status"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
+        var baseline = await CliRunner.RunAsync(["baseline"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
+        var up = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
 
         Assert.True(refused.ExitCode == 3, refused.ToString());
         Assert.Contains("the Python side applied a1b2c3d4e5f6 (mirrored by migration 202602282200) first", refused.Stderr, StringComparison.Ordinal);
@@ -101,7 +94,7 @@ public sealed class AlembicCoOwnershipTests
         Assert.True(up.ExitCode == 0, up.ToString());
         Assert.Matches(@"(?m)^applied\s+202611220900\b", up.Stdout);
         Assert.DoesNotMatch(@"(?m)^applied\s+202602282200\b", up.Stdout);
-        Assert.Equal(Known.Both, await db.VersionsAsync(ct));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
         Assert.Equal("a1b2c3d4e5f6 (head)", (await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "current"))).Stdout.Trim());
         var upgrade = await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "upgrade", "head"));
         Assert.DoesNotContain("Running upgrade", upgrade.Stderr, StringComparison.Ordinal);
@@ -110,27 +103,26 @@ public sealed class AlembicCoOwnershipTests
     [Fact]
     public async Task DownAndUpAreSymmetricOnBothSidesAndEitherSideCanUndoTheOther()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("symmetric", ct);
+        await using var db = await TestDb.CreateEmptyAsync("symmetric", Ct);
 
         // Alembic alone: upgrade, downgrade, upgrade gives the same catalog.
         await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "upgrade", "head"));
-        var alembicAtHead = await db.SnapshotAsync(ct);
+        var alembicAtHead = await db.SnapshotAsync(Ct);
         await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "downgrade", "base"));
-        var alembicAtBase = await db.SnapshotAsync(ct);
+        var alembicAtBase = await db.SnapshotAsync(Ct);
         await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "upgrade", "head"));
-        Assert.Equal(alembicAtHead, await db.SnapshotAsync(ct));
+        Assert.Equal(alembicAtHead, await db.SnapshotAsync(Ct));
 
         // Adopted by StatusData, taken to its latest version and all the way down again: Alembic's base.
-        Assert.Equal(Known.Initial, await db.Runner().BaselineAsync(cancellationToken: ct));
-        await db.Runner().UpAsync(cancellationToken: ct);
-        await db.Runner().DownAsync(0, ct);
-        Assert.Equal(alembicAtBase, WithoutVersionInfo(await db.SnapshotAsync(ct)));
+        Assert.Equal(Known.Initial, await db.Runner().BaselineAsync(cancellationToken: Ct));
+        await db.Runner().UpAsync(cancellationToken: Ct);
+        await db.Runner().DownAsync(0, Ct);
+        Assert.Equal(alembicAtBase, WithoutVersionInfo(await db.SnapshotAsync(Ct)));
         Assert.Equal(string.Empty, (await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "current"))).Stdout.Trim());
 
         // Up again from StatusData: Alembic's head, as if Alembic had upgraded.
-        await db.Runner().UpAsync(Known.Initial, ct);
-        Assert.Equal(alembicAtHead, WithoutVersionInfo(await db.SnapshotAsync(ct)));
+        await db.Runner().UpAsync(Known.Initial, Ct);
+        Assert.Equal(alembicAtHead, WithoutVersionInfo(await db.SnapshotAsync(Ct)));
         Assert.Equal("a1b2c3d4e5f6 (head)", (await Succeeds(PythonApp.AlembicAsync(db.ConnectionString, "current"))).Stdout.Trim());
     }
 
@@ -142,9 +134,8 @@ public sealed class AlembicCoOwnershipTests
     [Fact]
     public async Task AutogenerateProposesDroppingOurIndexesUnlessTheModelsDeclareThem()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDb.CreateEmptyAsync("autogenerate", ct);
-        await db.Runner().UpAsync(cancellationToken: ct);
+        await using var db = await TestDb.CreateEmptyAsync("autogenerate", Ct);
+        await db.Runner().UpAsync(cancellationToken: Ct);
         var work = Directory.CreateTempSubdirectory("statusdata-alembic-");
         try
         {

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using StatusData.Migrations.Tests.Support;
 
 namespace StatusData.Migrations.Tests.Alembic;
 
@@ -13,12 +12,11 @@ public sealed class OrmInteropTests
     [Fact]
     public async Task TheOrmReadsWhatTheLibraryWroteWithItsLoadingStrategiesAndUtcAwareTimes()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await MigratedAsync("ormreads", ct);
+        await using var db = await MigratedAsync("ormreads", Ct);
         var library = new StatusDatabase(db.DataSource);
-        var user = await library.Users.CreateAsync("zoe", "Zoë Ünal 🌻", "zoe@example.com", "hash", cancellationToken: ct);
-        var first = await library.StatusUpdates.PostAsync(user.Id, "Grüße aus Köln — 你好 🎉", "travel", xpAward: 10, cancellationToken: ct);
-        var second = await library.StatusUpdates.PostAsync(user.Id, "second", "work", xpAward: 5, cancellationToken: ct);
+        var user = await library.Users.CreateAsync("zoe", "Zoë Ünal 🌻", "zoe@example.com", "hash", cancellationToken: Ct);
+        var first = await library.StatusUpdates.PostAsync(user.Id, "Grüße aus Köln — 你好 🎉", "travel", xpAward: 10, cancellationToken: Ct);
+        var second = await library.StatusUpdates.PostAsync(user.Id, "second", "work", xpAward: 5, cancellationToken: Ct);
 
         var read = await PythonApp.OrmAsync(db.ConnectionString, "read-user", user.Id.ToString());
 
@@ -40,16 +38,15 @@ public sealed class OrmInteropTests
     [Fact]
     public async Task TheLibraryReadsWhatTheOrmWroteAndContinuesItsStreak()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await MigratedAsync("libraryreads", ct);
+        await using var db = await MigratedAsync("libraryreads", Ct);
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         var written = await PythonApp.OrmAsync(db.ConnectionString, "create-user", "py_user", today.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "3");
         var id = Guid.Parse(written.GetProperty("id").GetString()!);
         var library = new StatusDatabase(db.DataSource);
 
-        var user = await library.Users.GetByIdAsync(id, ct);
-        var posted = await library.StatusUpdates.PostAsync(id, "from .NET", "dotnet", xpAward: 2, day: today, cancellationToken: ct);
-        var withUpdates = await library.Users.GetWithStatusUpdatesAsync(id, ct);
+        var user = await library.Users.GetByIdAsync(id, Ct);
+        var posted = await library.StatusUpdates.PostAsync(id, "from .NET", "dotnet", xpAward: 2, day: today, cancellationToken: Ct);
+        var withUpdates = await library.Users.GetWithStatusUpdatesAsync(id, Ct);
 
         Assert.Equal(4, written.GetProperty("id_version").GetInt32());
         Assert.NotNull(user);
@@ -63,34 +60,32 @@ public sealed class OrmInteropTests
     [Fact]
     public async Task AnOrmCascadeDeleteOfALibraryWrittenUserLeavesNoOrphans()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await MigratedAsync("ormdeletes", ct);
+        await using var db = await MigratedAsync("ormdeletes", Ct);
         var library = new StatusDatabase(db.DataSource);
-        var user = await library.Users.CreateAsync("doomed", "Doomed", "doomed@example.com", "hash", cancellationToken: ct);
-        var other = await library.Users.CreateAsync("stays", "Stays", "stays@example.com", "hash", cancellationToken: ct);
-        await library.StatusUpdates.PostAsync(user.Id, "one", "a", xpAward: 1, cancellationToken: ct);
-        await library.StatusUpdates.PostAsync(user.Id, "two", "a", xpAward: 1, cancellationToken: ct);
-        await library.StatusUpdates.PostAsync(other.Id, "kept", "a", xpAward: 1, cancellationToken: ct);
+        var user = await library.Users.CreateAsync("doomed", "Doomed", "doomed@example.com", "hash", cancellationToken: Ct);
+        var other = await library.Users.CreateAsync("stays", "Stays", "stays@example.com", "hash", cancellationToken: Ct);
+        await library.StatusUpdates.PostAsync(user.Id, "one", "a", xpAward: 1, cancellationToken: Ct);
+        await library.StatusUpdates.PostAsync(user.Id, "two", "a", xpAward: 1, cancellationToken: Ct);
+        await library.StatusUpdates.PostAsync(other.Id, "kept", "a", xpAward: 1, cancellationToken: Ct);
 
         await PythonApp.OrmAsync(db.ConnectionString, "delete-user", user.Id.ToString());
 
-        Assert.Null(await library.Users.GetByIdAsync(user.Id, ct));
-        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates s LEFT JOIN users u ON u.id = s.user_id WHERE u.id IS NULL", ct));
-        Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates", ct));
+        Assert.Null(await library.Users.GetByIdAsync(user.Id, Ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates s LEFT JOIN users u ON u.id = s.user_id WHERE u.id IS NULL", Ct));
+        Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates", Ct));
     }
 
     [Fact]
     public async Task DeleteAsyncOfAnOrmWrittenUserLeavesNoOrphans()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var db = await MigratedAsync("librarydeletes", ct);
+        await using var db = await MigratedAsync("librarydeletes", Ct);
         var written = await PythonApp.OrmAsync(db.ConnectionString, "create-user", "py_doomed", "2026-01-01", "1");
         var id = Guid.Parse(written.GetProperty("id").GetString()!);
 
-        Assert.True(await new StatusDatabase(db.DataSource).Users.DeleteAsync(id, ct));
+        Assert.True(await new StatusDatabase(db.DataSource).Users.DeleteAsync(id, Ct));
 
         Assert.False((await PythonApp.OrmAsync(db.ConnectionString, "read-user", id.ToString())).GetProperty("found").GetBoolean());
-        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates", ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates", Ct));
     }
 
     private static async Task<TestDb> MigratedAsync(string hint, CancellationToken ct)

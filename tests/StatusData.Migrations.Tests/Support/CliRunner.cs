@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests.Support;
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Npgsql;
-using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests.Support;
 

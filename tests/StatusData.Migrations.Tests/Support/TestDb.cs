@@ -1,5 +1,4 @@
 using Npgsql;
-using StatusData.TestSupport;
 
 namespace StatusData.Migrations.Tests.Support;
 

@@ -1,6 +1,3 @@
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
-
 namespace StatusData.Tests.Concurrency;
 
 /// <summary>
@@ -38,13 +35,12 @@ public sealed class ConcurrencyTests(DatabaseFixture database) : IClassFixture<D
     [MemberData(nameof(Spreads))]
     public async Task ConcurrentPostsGiveExactXpStreaksAndRowCounts(int userCount, bool spanningDays)
     {
-        var ct = TestContext.Current.CancellationToken;
         var db = new StatusDatabase(database.DataSource);
         var users = new List<User>();
         for (var i = 0; i < userCount; i++)
         {
             var name = Unique.Name("writer");
-            users.Add(await db.Users.CreateAsync(name, "Writer", Unique.Email(name), "hash", null, ct));
+            users.Add(await db.Users.CreateAsync(name, "Writer", Unique.Email(name), "hash", null, Ct));
         }
 
         var days = spanningDays ? DayOffsets : [0];
@@ -61,11 +57,11 @@ public sealed class ConcurrencyTests(DatabaseFixture database) : IClassFixture<D
                     for (var i = 0; i < postsPerWriterPerDay; i++)
                     {
                         var author = (writer + i) % userCount;
-                        var posted = await db.StatusUpdates.PostAsync(users[author].Id, $"w{writer} d{offset} #{i}", "load", Xp(writer, i), day, ct);
+                        var posted = await db.StatusUpdates.PostAsync(users[author].Id, $"w{writer} d{offset} #{i}", "load", Xp(writer, i), day, Ct);
                         acknowledged.Add(posted.StatusUpdate.Id);
                     }
                 },
-                ct));
+                Ct));
             await Task.WhenAll(writers);
             for (var writer = 0; writer < Writers; writer++)
             {
@@ -82,7 +78,7 @@ public sealed class ConcurrencyTests(DatabaseFixture database) : IClassFixture<D
         var (expectedCurrent, expectedLongest) = spanningDays ? (4, 6) : (1, 1);
         for (var u = 0; u < userCount; u++)
         {
-            var stored = await db.Users.GetByIdAsync(users[u].Id, ct);
+            var stored = await db.Users.GetByIdAsync(users[u].Id, Ct);
             Assert.NotNull(stored);
             Assert.Equal(expectedXp[u], stored.Xp);
             Assert.Equal(expectedCurrent, stored.CurrentStreak);
@@ -102,31 +98,29 @@ public sealed class ConcurrencyTests(DatabaseFixture database) : IClassFixture<D
     [Fact]
     public async Task OfParallelCreatesWithOneUsernameExactlyOneSucceedsAndTheRestAreDuplicateUsername()
     {
-        var ct = TestContext.Current.CancellationToken;
         var db = new StatusDatabase(database.DataSource);
         for (var round = 0; round < 10; round++)
         {
             var username = Unique.Name("same");
             var results = await RaceAsync(Enumerable.Range(0, Writers).Select(i => (Func<Task<User>>)(() =>
-                db.Users.CreateAsync(username, "Racer", Unique.Email(Unique.Name("racer")), "hash", null, ct))));
+                db.Users.CreateAsync(username, "Racer", Unique.Email(Unique.Name("racer")), "hash", null, Ct))));
 
             var winner = Assert.Single(results, r => r.Value is not null).Value!;
             Assert.All(results.Where(r => r.Value is null), r => Assert.Equal("username", Assert.IsType<DuplicateValueException>(r.Error).Field));
             Assert.Equal(1L, await Sql.ScalarAsync<long>(database.DataSource, "SELECT count(*) FROM users WHERE username = $1", username));
-            Assert.Equal(winner, await db.Users.GetByUsernameAsync(username, ct));
+            Assert.Equal(winner, await db.Users.GetByUsernameAsync(username, Ct));
         }
     }
 
     [Fact]
     public async Task OfParallelCreatesWithOneEmailExactlyOneSucceedsAndTheRestAreDuplicateEmail()
     {
-        var ct = TestContext.Current.CancellationToken;
         var db = new StatusDatabase(database.DataSource);
         for (var round = 0; round < 10; round++)
         {
             var email = Unique.Email(Unique.Name("same"));
             var results = await RaceAsync(Enumerable.Range(0, Writers).Select(i => (Func<Task<User>>)(() =>
-                db.Users.CreateAsync(Unique.Name("racer"), "Racer", email, "hash", null, ct))));
+                db.Users.CreateAsync(Unique.Name("racer"), "Racer", email, "hash", null, Ct))));
 
             Assert.Single(results, r => r.Value is not null);
             Assert.All(results.Where(r => r.Value is null), r => Assert.Equal("email", Assert.IsType<DuplicateValueException>(r.Error).Field));
@@ -142,15 +136,14 @@ public sealed class ConcurrencyTests(DatabaseFixture database) : IClassFixture<D
     [Fact]
     public async Task DeletingAUserWhilePostsRaceNeverLeavesAnOrphanOrAHalfState()
     {
-        var ct = TestContext.Current.CancellationToken;
         var db = new StatusDatabase(database.DataSource);
         var committedBeforeDelete = 0;
         var refused = 0;
         for (var round = 0; round < 100; round++)
         {
             var name = Unique.Name("doomed");
-            var user = await db.Users.CreateAsync(name, "Doomed", Unique.Email(name), "hash", null, ct);
-            await db.StatusUpdates.PostAsync(user.Id, "before the race", "general", 1, null, ct);
+            var user = await db.Users.CreateAsync(name, "Doomed", Unique.Email(name), "hash", null, Ct);
+            await db.StatusUpdates.PostAsync(user.Id, "before the race", "general", 1, null, Ct);
 
             var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var posted = new System.Collections.Concurrent.ConcurrentBag<Guid>();
@@ -162,7 +155,7 @@ public sealed class ConcurrencyTests(DatabaseFixture database) : IClassFixture<D
                     {
                         try
                         {
-                            posted.Add((await db.StatusUpdates.PostAsync(user.Id, $"racing {writer}/{i}", "general", 1, null, ct)).StatusUpdate.Id);
+                            posted.Add((await db.StatusUpdates.PostAsync(user.Id, $"racing {writer}/{i}", "general", 1, null, Ct)).StatusUpdate.Id);
                         }
                         catch (UserNotFoundException e) when (e.UserId == user.Id)
                         {
@@ -171,15 +164,15 @@ public sealed class ConcurrencyTests(DatabaseFixture database) : IClassFixture<D
                         }
                     }
                 },
-                ct)).ToList();
+                Ct)).ToList();
             var delete = Task.Run(
                 async () =>
                 {
                     await gate.Task;
                     await Task.Yield();
-                    return await db.Users.DeleteAsync(user.Id, ct);
+                    return await db.Users.DeleteAsync(user.Id, Ct);
                 },
-                ct);
+                Ct);
             gate.SetResult();
 
             Assert.True(await delete);
@@ -187,7 +180,7 @@ public sealed class ConcurrencyTests(DatabaseFixture database) : IClassFixture<D
             committedBeforeDelete += posted.Count;
 
             // The user is gone, and with them every post that had committed: no half state.
-            Assert.Null(await db.Users.GetByIdAsync(user.Id, ct));
+            Assert.Null(await db.Users.GetByIdAsync(user.Id, Ct));
             Assert.Equal(0L, await Sql.ScalarAsync<long>(database.DataSource, "SELECT count(*) FROM status_updates WHERE user_id = $1", user.Id));
             Assert.Equal(0L, await Sql.ScalarAsync<long>(database.DataSource, "SELECT count(*) FROM status_updates WHERE id = ANY($1)", posted.ToArray()));
             Assert.Equal(0L, await Sql.OrphansAsync(database.DataSource));

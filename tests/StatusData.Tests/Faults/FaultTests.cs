@@ -1,6 +1,4 @@
 using Npgsql;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Faults;
 
@@ -45,31 +43,30 @@ public sealed class FaultTests(DatabaseFixture database) : IClassFixture<Databas
     [MemberData(nameof(Operations))]
     public async Task ABackendTerminatedMidOperationRaisesATransientErrorWritesNothingAndTheNextCallSucceeds(string operation)
     {
-        var ct = TestContext.Current.CancellationToken;
         await using var dataSource = Backends.Create(database.ConnectionString, out var app);
         var db = new StatusDatabase(dataSource);
-        var user = await db.Users.CreateAsync(Unique.Name(), "Before", Unique.Email(Unique.Name()), "hash", null, ct);
-        await db.StatusUpdates.PostAsync(user.Id, "first", "general", 5, null, ct);
+        var user = await db.Users.CreateAsync(Unique.Name(), "Before", Unique.Email(Unique.Name()), "hash", null, Ct);
+        await db.StatusUpdates.PostAsync(user.Id, "first", "general", 5, null, Ct);
         if (operation == "Users.DeleteAsync")
         {
-            await db.StatusUpdates.ImportAsync([new StatusUpdate(Guid.CreateVersion7(), user.Id, "sleep-on-delete: the delete sleeps here", "general", DateTime.UtcNow)], ct);
+            await db.StatusUpdates.ImportAsync([new StatusUpdate(Guid.CreateVersion7(), user.Id, "sleep-on-delete: the delete sleeps here", "general", DateTime.UtcNow)], Ct);
         }
 
         var before = await Sql.SnapshotAsync(Admin);
 
         Func<Task> slow = operation switch
         {
-            "Users.CreateAsync" => () => db.Users.CreateAsync(Unique.Name(), "sleep: create", Unique.Email(Unique.Name()), "hash", null, ct),
-            "Users.UpdateProfileAsync" => () => db.Users.UpdateProfileAsync(user.Id, "sleep: update", Unique.Email(Unique.Name()), null, ct),
-            "Users.DeleteAsync" => () => db.Users.DeleteAsync(user.Id, ct),
-            "StatusUpdates.PostAsync" => () => db.StatusUpdates.PostAsync(user.Id, "sleep: post", "general", 10, null, ct),
+            "Users.CreateAsync" => () => db.Users.CreateAsync(Unique.Name(), "sleep: create", Unique.Email(Unique.Name()), "hash", null, Ct),
+            "Users.UpdateProfileAsync" => () => db.Users.UpdateProfileAsync(user.Id, "sleep: update", Unique.Email(Unique.Name()), null, Ct),
+            "Users.DeleteAsync" => () => db.Users.DeleteAsync(user.Id, Ct),
+            "StatusUpdates.PostAsync" => () => db.StatusUpdates.PostAsync(user.Id, "sleep: post", "general", 10, null, Ct),
             "StatusUpdates.ImportAsync" => () => db.StatusUpdates.ImportAsync(
                 [
                     new StatusUpdate(Guid.CreateVersion7(), user.Id, "imported 1", "general", DateTime.UtcNow),
                     new StatusUpdate(Guid.CreateVersion7(), user.Id, "sleep: imported 2", "general", DateTime.UtcNow),
                     new StatusUpdate(Guid.CreateVersion7(), user.Id, "imported 3", "general", DateTime.UtcNow),
                 ],
-                ct),
+                Ct),
             _ => throw new ArgumentOutOfRangeException(nameof(operation)),
         };
         var running = slow();
@@ -84,7 +81,7 @@ public sealed class FaultTests(DatabaseFixture database) : IClassFixture<Databas
         Assert.Equal(before, await Sql.SnapshotAsync(Admin));
 
         // The same data source goes on working.
-        var next = await db.StatusUpdates.PostAsync(user.Id, "after the fault", "general", 1, null, ct);
+        var next = await db.StatusUpdates.PostAsync(user.Id, "after the fault", "general", 1, null, Ct);
         Assert.Equal(6, next.Author.Xp);
         Assert.Equal(0, await Sql.OrphansAsync(Admin));
     }
@@ -92,18 +89,17 @@ public sealed class FaultTests(DatabaseFixture database) : IClassFixture<Databas
     [Fact]
     public async Task ABackendTerminatedInsideACallersTransactionRollsBackAllOfItAndTheNextCallSucceeds()
     {
-        var ct = TestContext.Current.CancellationToken;
         await using var dataSource = Backends.Create(database.ConnectionString, out var app);
         var db = new StatusDatabase(dataSource);
         var before = await Sql.SnapshotAsync(Admin);
         var username = Unique.Name();
 
-        var transaction = await db.BeginTransactionAsync(ct);
+        var transaction = await db.BeginTransactionAsync(Ct);
         await using (transaction)
         {
-            var user = await transaction.Users.CreateAsync(username, "In a transaction", Unique.Email(username), "hash", null, ct);
-            await transaction.StatusUpdates.PostAsync(user.Id, "committed? no", "general", 10, null, ct);
-            var running = transaction.StatusUpdates.PostAsync(user.Id, "sleep: in the transaction", "general", 10, null, ct);
+            var user = await transaction.Users.CreateAsync(username, "In a transaction", Unique.Email(username), "hash", null, Ct);
+            await transaction.StatusUpdates.PostAsync(user.Id, "committed? no", "general", 10, null, Ct);
+            var running = transaction.StatusUpdates.PostAsync(user.Id, "sleep: in the transaction", "general", 10, null, Ct);
             await Backends.TerminateAsync(Admin, await Backends.WaitForSleepAsync(Admin, app));
 
             var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => running);
@@ -111,87 +107,83 @@ public sealed class FaultTests(DatabaseFixture database) : IClassFixture<Databas
             Assert.Contains("transaction", error.Message, StringComparison.Ordinal);
 
             // Committing what is left cannot succeed, and says so in the same terms.
-            var commit = await Assert.ThrowsAsync<TransientDatabaseException>(() => transaction.CommitAsync(ct));
+            var commit = await Assert.ThrowsAsync<TransientDatabaseException>(() => transaction.CommitAsync(Ct));
             Assert.False(commit.OutcomeUnknown, commit.ToString());
         }
 
         Assert.Equal(before, await Sql.SnapshotAsync(Admin));
 
         // Nothing of it was committed: the same username is free, and the data source works.
-        var again = await db.Users.CreateAsync(username, "Again", Unique.Email(username), "hash", null, ct);
-        Assert.Equal(again, await db.Users.GetByUsernameAsync(username, ct));
+        var again = await db.Users.CreateAsync(username, "Again", Unique.Email(username), "hash", null, Ct);
+        Assert.Equal(again, await db.Users.GetByUsernameAsync(username, Ct));
     }
 
     [Fact]
     public async Task ABackendTerminatedWhileTheCallersOwnSqlRunsLeavesTheTransactionReportingTransientErrors()
     {
-        var ct = TestContext.Current.CancellationToken;
         await using var dataSource = Backends.Create(database.ConnectionString, out var app);
         var db = new StatusDatabase(dataSource);
         var before = await Sql.SnapshotAsync(Admin);
 
-        var transaction = await db.BeginTransactionAsync(ct);
+        var transaction = await db.BeginTransactionAsync(Ct);
         await using (transaction)
         {
-            var user = await transaction.Users.CreateAsync(Unique.Name(), "Caller SQL", Unique.Email(Unique.Name()), "hash", null, ct);
+            var user = await transaction.Users.CreateAsync(Unique.Name(), "Caller SQL", Unique.Email(Unique.Name()), "hash", null, Ct);
             await using var sleep = new NpgsqlCommand("SELECT pg_sleep(60)", transaction.Connection, transaction.Transaction);
-            var running = sleep.ExecuteNonQueryAsync(ct);
+            var running = sleep.ExecuteNonQueryAsync(Ct);
             await Backends.TerminateAsync(Admin, await Backends.WaitForSleepAsync(Admin, app));
             var raw = await Assert.ThrowsAsync<PostgresException>(() => running);
             Assert.Equal(PostgresErrorCodes.AdminShutdown, raw.SqlState);
 
             // The library's next call in the broken transaction is a typed transient error, not an InvalidOperationException.
-            var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => transaction.StatusUpdates.PostAsync(user.Id, "after", "general", 1, null, ct));
+            var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => transaction.StatusUpdates.PostAsync(user.Id, "after", "general", 1, null, Ct));
             Assert.False(error.OutcomeUnknown, error.ToString());
         }
 
         Assert.Equal(before, await Sql.SnapshotAsync(Admin));
-        await db.Users.CreateAsync(Unique.Name(), "Next", Unique.Email(Unique.Name()), "hash", null, ct);
+        await db.Users.CreateAsync(Unique.Name(), "Next", Unique.Email(Unique.Name()), "hash", null, Ct);
     }
 
     [Fact]
     public async Task AStatementTimeoutIsATransientErrorThatNamesStatementTimeoutAndWritesNothing()
     {
-        var ct = TestContext.Current.CancellationToken;
         // 1 s, not less: the timeout also bounds Npgsql's type loading when a connection first opens, which
         // took over 50 ms on PostgreSQL 17 in a busy container. The trigger sleeps 60 s, so the post still times out.
         await using var dataSource = Backends.Create(database.ConnectionString, out _, b => b.Options = "-c statement_timeout=1000");
         var db = new StatusDatabase(dataSource);
-        var user = await db.Users.CreateAsync(Unique.Name(), "Timeout", Unique.Email(Unique.Name()), "hash", null, ct);
+        var user = await db.Users.CreateAsync(Unique.Name(), "Timeout", Unique.Email(Unique.Name()), "hash", null, Ct);
         var before = await Sql.SnapshotAsync(Admin);
 
-        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "sleep: too slow", "general", 10, null, ct));
+        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "sleep: too slow", "general", 10, null, Ct));
 
         Assert.Contains("statement_timeout", error.Message, StringComparison.Ordinal);
         Assert.False(error.OutcomeUnknown, error.ToString());
         Assert.Equal(before, await Sql.SnapshotAsync(Admin));
-        var next = await db.StatusUpdates.PostAsync(user.Id, "fast enough", "general", 10, null, ct);
+        var next = await db.StatusUpdates.PostAsync(user.Id, "fast enough", "general", 10, null, Ct);
         Assert.Equal(10, next.Author.Xp);
     }
 
     [Fact]
     public async Task ACommandTimeoutIsATransientErrorThatSaysTheDatabaseDidNotAnswerInTime()
     {
-        var ct = TestContext.Current.CancellationToken;
         await using var dataSource = Backends.Create(database.ConnectionString, out _, b => b.CommandTimeout = 1);
         var db = new StatusDatabase(dataSource);
-        var user = await db.Users.CreateAsync(Unique.Name(), "Timeout", Unique.Email(Unique.Name()), "hash", null, ct);
+        var user = await db.Users.CreateAsync(Unique.Name(), "Timeout", Unique.Email(Unique.Name()), "hash", null, Ct);
         var before = await Sql.SnapshotAsync(Admin);
 
-        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "sleep: too slow", "general", 10, null, ct));
+        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "sleep: too slow", "general", 10, null, Ct));
 
         Assert.Contains("Command Timeout", error.Message, StringComparison.Ordinal);
 
         // Npgsql cancelled the statement on the server, so nothing was written; the flag may still say unknown.
         Assert.Equal(before, await Sql.SnapshotAsync(Admin));
-        var next = await db.StatusUpdates.PostAsync(user.Id, "fast enough", "general", 10, null, ct);
+        var next = await db.StatusUpdates.PostAsync(user.Id, "fast enough", "general", 10, null, Ct);
         Assert.Equal(10, next.Author.Xp);
     }
 
     [Fact]
     public async Task AnExhaustedPoolIsATransientErrorThatNamesThePoolAndWritesNothing()
     {
-        var ct = TestContext.Current.CancellationToken;
         await using var dataSource = Backends.Create(database.ConnectionString, out _, b =>
         {
             b.MaxPoolSize = 1;
@@ -201,65 +193,63 @@ public sealed class FaultTests(DatabaseFixture database) : IClassFixture<Databas
         var before = await Sql.SnapshotAsync(Admin);
         var username = Unique.Name();
 
-        var holder = await db.BeginTransactionAsync(ct);
+        var holder = await db.BeginTransactionAsync(Ct);
         await using (holder)
         {
-            var read = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.Users.GetByUsernameAsync(username, ct));
+            var read = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.Users.GetByUsernameAsync(username, Ct));
             Assert.Contains("pool", read.Message, StringComparison.Ordinal);
-            var write = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.Users.CreateAsync(username, "Pool", Unique.Email(username), "hash", null, ct));
+            var write = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.Users.CreateAsync(username, "Pool", Unique.Email(username), "hash", null, Ct));
             Assert.Contains("pool", write.Message, StringComparison.Ordinal);
             Assert.False(write.OutcomeUnknown, "the write never reached a connection: " + write);
-            var begin = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.BeginTransactionAsync(ct));
+            var begin = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.BeginTransactionAsync(Ct));
             Assert.Contains("pool", begin.Message, StringComparison.Ordinal);
         }
 
         Assert.Equal(before, await Sql.SnapshotAsync(Admin));
-        var created = await db.Users.CreateAsync(username, "Pool", Unique.Email(username), "hash", null, ct);
-        Assert.Equal(created, await db.Users.GetByUsernameAsync(username, ct));
+        var created = await db.Users.CreateAsync(username, "Pool", Unique.Email(username), "hash", null, Ct);
+        Assert.Equal(created, await db.Users.GetByUsernameAsync(username, Ct));
     }
 
     [Fact]
     public async Task WithThreeReadAttemptsAReadSurvivesATerminatedPooledConnection()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var user = await new StatusDatabase(Admin).Users.CreateAsync(Unique.Name(), "Reader", Unique.Email(Unique.Name()), "hash", null, ct);
+        var user = await new StatusDatabase(Admin).Users.CreateAsync(Unique.Name(), "Reader", Unique.Email(Unique.Name()), "hash", null, Ct);
 
         // Control: without retries, the same fault fails the read. One pooled connection, so the next call gets the killed one.
         await using (var dataSource = Backends.Create(database.ConnectionString, out var app, b => b.MaxPoolSize = 1))
         {
             var once = new StatusDatabase(dataSource, new StatusDataOptions { ReadAttempts = 1 });
-            Assert.Equal(user, await once.Users.GetByIdAsync(user.Id, ct));
+            Assert.Equal(user, await once.Users.GetByIdAsync(user.Id, Ct));
             await Backends.TerminateAsync(Admin, await Backends.WaitForIdleAsync(Admin, app));
-            var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => once.Users.GetByIdAsync(user.Id, ct));
+            var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => once.Users.GetByIdAsync(user.Id, Ct));
             Assert.False(error.OutcomeUnknown);
         }
 
         await using (var dataSource = Backends.Create(database.ConnectionString, out var app, b => b.MaxPoolSize = 1))
         {
             var retrying = new StatusDatabase(dataSource, new StatusDataOptions { ReadAttempts = 3 });
-            Assert.Equal(user, await retrying.Users.GetByIdAsync(user.Id, ct));
+            Assert.Equal(user, await retrying.Users.GetByIdAsync(user.Id, Ct));
             await Backends.TerminateAsync(Admin, await Backends.WaitForIdleAsync(Admin, app));
-            Assert.Equal(user, await retrying.Users.GetByIdAsync(user.Id, ct));
+            Assert.Equal(user, await retrying.Users.GetByIdAsync(user.Id, Ct));
         }
     }
 
     [Fact]
     public async Task WritesAreNeverRetriedEvenWithReadAttempts()
     {
-        var ct = TestContext.Current.CancellationToken;
         await using var dataSource = Backends.Create(database.ConnectionString, out var app, b => b.MaxPoolSize = 1);
         var db = new StatusDatabase(dataSource, new StatusDataOptions { ReadAttempts = 3 });
-        var user = await db.Users.CreateAsync(Unique.Name(), "Writer", Unique.Email(Unique.Name()), "hash", null, ct);
+        var user = await db.Users.CreateAsync(Unique.Name(), "Writer", Unique.Email(Unique.Name()), "hash", null, Ct);
         await Backends.TerminateAsync(Admin, await Backends.WaitForIdleAsync(Admin, app));
 
-        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "only once", "general", 7, null, ct));
+        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "only once", "general", 7, null, Ct));
 
         // Not retried: no row, no XP. A retry would have succeeded on a fresh connection and returned normally.
         Assert.Equal(0L, await Sql.ScalarAsync<long>(Admin, "SELECT count(*) FROM status_updates WHERE user_id = $1", user.Id));
         Assert.Equal(0, await Sql.ScalarAsync<int>(Admin, "SELECT xp FROM users WHERE id = $1", user.Id));
         Assert.True(error.OutcomeUnknown || error.InnerException is PostgresException, error.ToString());
 
-        var next = await db.StatusUpdates.PostAsync(user.Id, "only once", "general", 7, null, ct);
+        var next = await db.StatusUpdates.PostAsync(user.Id, "only once", "general", 7, null, Ct);
         Assert.Equal(7, next.Author.Xp);
         Assert.Equal(1L, await Sql.ScalarAsync<long>(Admin, "SELECT count(*) FROM status_updates WHERE user_id = $1", user.Id));
     }

@@ -2,8 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Npgsql;
 using StatusData.Migrations;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Faults;
 
@@ -20,9 +18,8 @@ public sealed class ServerRestartTests
     [Fact]
     public async Task AfterARestartTheSameDataSourceRecoversAndEveryWriteIsEitherAcknowledgedAndStoredOrReportedAsFailed()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var server = await ThrowawayPostgresServer.StartAsync(ct);
-        await new StatusDataMigrator(server.AdminConnectionString).UpAsync(cancellationToken: ct);
+        await using var server = await ThrowawayPostgresServer.StartAsync(Ct);
+        await new StatusDataMigrator(server.AdminConnectionString).UpAsync(cancellationToken: Ct);
 
         var builder = new NpgsqlDataSourceBuilder(server.AdminConnectionString);
         builder.ConnectionStringBuilder.ApplicationName = "reliability-restart";
@@ -32,7 +29,7 @@ public sealed class ServerRestartTests
         for (var w = 0; w < Writers; w++)
         {
             var name = Unique.Name("restart");
-            users.Add(await db.Users.CreateAsync(name, "Restart", Unique.Email(name), "hash", null, ct));
+            users.Add(await db.Users.CreateAsync(name, "Restart", Unique.Email(name), "hash", null, Ct));
         }
 
         var acknowledged = new ConcurrentDictionary<string, Guid>();
@@ -50,14 +47,14 @@ public sealed class ServerRestartTests
                     var message = $"w{w} #{seq}";
                     try
                     {
-                        var posted = await db.StatusUpdates.PostAsync(users[w].Id, message, "restart", 1, null, ct);
+                        var posted = await db.StatusUpdates.PostAsync(users[w].Id, message, "restart", 1, null, Ct);
                         acknowledged[message] = posted.StatusUpdate.Id;
                         Interlocked.Increment(ref successes[w]);
                     }
                     catch (TransientDatabaseException e)
                     {
                         (e.OutcomeUnknown ? failedOutcomeUnknown : failedNothingWritten).Add(message);
-                        await Task.Delay(50, ct);
+                        await Task.Delay(50, Ct);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
@@ -66,7 +63,7 @@ public sealed class ServerRestartTests
                     }
                 }
             },
-            ct)).ToList();
+            Ct)).ToList();
         var reader = Task.Run(
             async () =>
             {
@@ -74,12 +71,12 @@ public sealed class ServerRestartTests
                 {
                     try
                     {
-                        await db.StatusUpdates.GetFeedAsync(20, null, ct);
+                        await db.StatusUpdates.GetFeedAsync(20, null, Ct);
                         Interlocked.Increment(ref successes[Writers]);
                     }
                     catch (TransientDatabaseException)
                     {
-                        await Task.Delay(50, ct);
+                        await Task.Delay(50, Ct);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
@@ -88,13 +85,13 @@ public sealed class ServerRestartTests
                     }
                 }
             },
-            ct);
+            Ct);
 
         try
         {
             await WaitUntilAsync(() => successes.All(s => s >= 20), "every worker succeeded 20 times before the restart");
             var pidBefore = server.ProcessId;
-            await server.RestartAsync(TimeSpan.FromSeconds(1), ct);
+            await server.RestartAsync(TimeSpan.FromSeconds(1), Ct);
             Assert.NotEqual(pidBefore, server.ProcessId);
 
             // Recovery: every worker succeeds another 20 times, on the same StatusDatabase and data source.
@@ -112,9 +109,9 @@ public sealed class ServerRestartTests
 
         var stored = new Dictionary<string, Guid>();
         await using (var command = dataSource.CreateCommand("SELECT message, id FROM status_updates"))
-        await using (var rows = await command.ExecuteReaderAsync(ct))
+        await using (var rows = await command.ExecuteReaderAsync(Ct))
         {
-            while (await rows.ReadAsync(ct))
+            while (await rows.ReadAsync(Ct))
             {
                 stored.Add(rows.GetString(0), rows.GetGuid(1));
             }
@@ -136,7 +133,7 @@ public sealed class ServerRestartTests
         // And no half writes: each author's XP (1 per post) matches their rows exactly.
         foreach (var user in users)
         {
-            var now = (await db.Users.GetByIdAsync(user.Id, ct))!;
+            var now = (await db.Users.GetByIdAsync(user.Id, Ct))!;
             Assert.Equal(await Sql.ScalarAsync<long>(dataSource, "SELECT count(*) FROM status_updates WHERE user_id = $1", user.Id), now.Xp);
         }
 
@@ -150,7 +147,7 @@ public sealed class ServerRestartTests
         while (!condition())
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), "timed out waiting until " + what);
-            await Task.Delay(20, TestContext.Current.CancellationToken);
+            await Task.Delay(20, Ct);
         }
     }
 }

@@ -1,5 +1,4 @@
 using Npgsql;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Harness;
 
@@ -28,13 +27,12 @@ internal static class IsolationProbe
 
     public static async Task InsertAndCheckAsync(DatabaseFixture database, string probe)
     {
-        var ct = TestContext.Current.CancellationToken;
         await using var command = database.DataSource.CreateCommand("""
             INSERT INTO users (id, username, display_name, email, password_hash, xp, current_streak, longest_streak, created_at)
             VALUES (gen_random_uuid(), 'isolation-probe', 'Probe', 'probe@example.com', 'x', 0, 0, 0, now())
             RETURNING current_database()
             """);
-        var name = (string)(await command.ExecuteScalarAsync(ct))!;
+        var name = (string)(await command.ExecuteScalarAsync(Ct))!;
 
         Assert.Equal(database.DatabaseName, name);
         DatabaseByProbe[probe] = name;
@@ -54,13 +52,12 @@ public sealed class ThrowawayServerTests
     [Fact]
     public async Task DisposingTheServerStopsItAndDeletesItsFolder()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var server = await ThrowawayPostgresServer.StartAsync(ct);
+        var server = await ThrowawayPostgresServer.StartAsync(Ct);
         await using (var connection = new NpgsqlConnection(server.AdminConnectionString))
         {
-            await connection.OpenAsync(ct);
+            await connection.OpenAsync(Ct);
             await using var command = new NpgsqlCommand("SHOW fsync", connection);
-            Assert.Equal("off", await command.ExecuteScalarAsync(ct));
+            Assert.Equal("off", await command.ExecuteScalarAsync(Ct));
         }
 
         NpgsqlConnection.ClearAllPools();
@@ -73,29 +70,27 @@ public sealed class ThrowawayServerTests
     [Fact]
     public async Task TheServerListensOnItsPrivateUnixSocketToo()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var server = await ThrowawayPostgresServer.StartAsync(ct);
+        await using var server = await ThrowawayPostgresServer.StartAsync(Ct);
         await using var connection = new NpgsqlConnection(server.SocketConnectionString + ";Pooling=false");
-        await connection.OpenAsync(ct);
+        await connection.OpenAsync(Ct);
         await using var command = new NpgsqlCommand("SELECT inet_server_addr() IS NULL", connection);
 
-        Assert.True((bool)(await command.ExecuteScalarAsync(ct))!); // NULL address: a unix-socket connection
+        Assert.True((bool)(await command.ExecuteScalarAsync(Ct))!); // NULL address: a unix-socket connection
     }
 
     [Fact]
     public async Task AServerLeftBehindByACrashedRunIsStoppedAndDeletedByTheNextRun()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var abandoned = await ThrowawayPostgresServer.StartAsync(ct);
+        var abandoned = await ThrowawayPostgresServer.StartAsync(Ct);
 
         // Pretend its owner crashed: point owner.pid at a process that has exited.
         using (var exited = ChildProcess.Start("true", []))
         {
-            await exited.WaitAsync(cancellationToken: ct);
-            await File.WriteAllTextAsync(Path.Combine(abandoned.RootDirectory, "owner.pid"), exited.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+            await exited.WaitAsync(cancellationToken: Ct);
+            await File.WriteAllTextAsync(Path.Combine(abandoned.RootDirectory, "owner.pid"), exited.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct);
         }
 
-        var removed = await ThrowawayPostgresServer.CleanUpAbandonedAsync(ct);
+        var removed = await ThrowawayPostgresServer.CleanUpAbandonedAsync(Ct);
 
         Assert.True(removed >= 1);
         Assert.False(Directory.Exists(abandoned.RootDirectory));

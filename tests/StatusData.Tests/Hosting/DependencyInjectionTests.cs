@@ -1,15 +1,11 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Hosting;
 
 public sealed class DependencyInjectionTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task AddStatusDataFromAConnectionStringRegistersWorkingSingletons()
     {

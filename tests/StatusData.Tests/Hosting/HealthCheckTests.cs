@@ -5,15 +5,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using StatusData.Migrations;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Hosting;
 
 /// <summary><c>services.AddHealthChecks().AddStatusData()</c> against real servers: migrated, behind, empty, stopped, silent.</summary>
 public sealed class HealthCheckTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task AMigratedDatabaseIsHealthyThroughTheHealthCheckService()
     {

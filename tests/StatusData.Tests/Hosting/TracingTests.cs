@@ -2,8 +2,6 @@ using System.Diagnostics;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Hosting;
 
@@ -18,8 +16,6 @@ public sealed class TracingTests(DatabaseFixture database) : IClassFixture<Datab
 
     private readonly List<Activity> _exported = [];
     private TracerProvider? _tracing;
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {

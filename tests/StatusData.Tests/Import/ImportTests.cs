@@ -1,6 +1,4 @@
 using Npgsql;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Import;
 
@@ -12,8 +10,6 @@ namespace StatusData.Tests.Import;
 /// </summary>
 public sealed class ImportTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task BulkImportWritesAllRowsAsGivenOrNoneAtAll()
     {

@@ -1,13 +1,10 @@
 using Npgsql;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Mapping;
 
 /// <summary>Rows written the Python way read back exactly, and the streak goes on from them. (Time zones: <see cref="TimeZoneTests"/>.)</summary>
 public sealed class MappingTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task RowsWrittenWithThePythonModelsConventionsReadBackExactly()
     {

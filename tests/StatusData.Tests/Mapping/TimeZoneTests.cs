@@ -1,7 +1,5 @@
 using System.Globalization;
 using Npgsql;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Mapping;
 
@@ -36,26 +34,25 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
     [InlineData("Pacific/Kiritimati")]
     public async Task ASessionTimeZoneOtherThanUtcChangesNothing(string timeZone)
     {
-        var ct = TestContext.Current.CancellationToken;
         var clock = new ManualClock(new DateTimeOffset(2026, 12, 31, 23, 30, 0, TimeSpan.Zero));
         await using var zoned = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(database.ConnectionString) { Timezone = timeZone }.ConnectionString);
         var inZone = new StatusDatabase(zoned, timeProvider: clock);
         var inUtc = new StatusDatabase(database.DataSource, timeProvider: clock);
         await using (var check = zoned.CreateCommand("SHOW TimeZone"))
         {
-            Assert.Equal(timeZone, await check.ExecuteScalarAsync(ct));
+            Assert.Equal(timeZone, await check.ExecuteScalarAsync(Ct));
         }
 
         var name = Unique.Name();
-        var created = await inZone.Users.CreateAsync(name, "Z", Unique.Email(name), "hash", null, ct);
-        var posted = await inZone.StatusUpdates.PostAsync(created.Id, "tz", "tz", 1, null, ct);
+        var created = await inZone.Users.CreateAsync(name, "Z", Unique.Email(name), "hash", null, Ct);
+        var posted = await inZone.StatusUpdates.PostAsync(created.Id, "tz", "tz", 1, null, Ct);
 
         Assert.Equal(new DateTime(2026, 12, 31, 23, 30, 0, DateTimeKind.Utc), created.CreatedAt);
         Assert.Equal(new DateOnly(2026, 12, 31), posted.Author.LastPostDate);
-        Assert.Equal(await inUtc.Users.GetByIdAsync(created.Id, ct), await inZone.Users.GetByIdAsync(created.Id, ct));
-        Assert.Equal(await inUtc.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct), await inZone.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
-        Assert.Equal(posted, await inUtc.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
-        Assert.Equal(DateTimeKind.Utc, (await inZone.Users.GetByIdAsync(created.Id, ct))!.CreatedAt.Kind);
+        Assert.Equal(await inUtc.Users.GetByIdAsync(created.Id, Ct), await inZone.Users.GetByIdAsync(created.Id, Ct));
+        Assert.Equal(await inUtc.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct), await inZone.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
+        Assert.Equal(posted, await inUtc.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
+        Assert.Equal(DateTimeKind.Utc, (await inZone.Users.GetByIdAsync(created.Id, Ct))!.CreatedAt.Kind);
     }
 
     /// <summary>
@@ -69,7 +66,7 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
         Assert.Equal(ExpectedObservation, observed);
         if (Environment.GetEnvironmentVariable(ProbeOutputVariable) is { Length: > 0 } output)
         {
-            await File.WriteAllLinesAsync(output, [TimeZoneInfo.Local.Id, .. observed], TestContext.Current.CancellationToken);
+            await File.WriteAllLinesAsync(output, [TimeZoneInfo.Local.Id, .. observed], Ct);
         }
     }
 
@@ -77,7 +74,6 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
     [Trait("Category", "Slow")] // re-runs a test in a child process
     public async Task TheProcessTimeZoneChangesNothing()
     {
-        var ct = TestContext.Current.CancellationToken;
         var zone = TimeZoneInfo.Local.Id == "America/New_York" ? "Asia/Kolkata" : "America/New_York";
         var output = Path.Combine(Path.GetTempPath(), $"statusdata-tz-probe-{Guid.NewGuid():N}.txt");
         try
@@ -96,10 +92,10 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
                 [Path.Combine(AppContext.BaseDirectory, "StatusData.Tests.dll"), "-method", $"{typeof(TimeZoneTests).FullName}.{nameof(ProcessTimeZoneProbe)}", "-noLogo", "-parallel", "none"],
                 TimeSpan.FromMinutes(3),
                 environment,
-                cancellationToken: ct);
+                cancellationToken: Ct);
 
             Assert.True(child.ExitCode == 0, $"child test run failed ({child.ExitCode}):\n{child.Stdout}\n{child.Stderr}");
-            var lines = await File.ReadAllLinesAsync(output, ct);
+            var lines = await File.ReadAllLinesAsync(output, Ct);
             Assert.Equal(zone, lines[0]); // the child really ran in the other zone
             Assert.Equal(await ObserveAsync("UTC", TimeSpan.Zero), lines[1..]);
         }
@@ -137,7 +133,6 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
     /// </summary>
     private async Task<List<string>> ObserveAsync(string zone, TimeSpan clockOffset)
     {
-        var ct = TestContext.Current.CancellationToken;
 
         // The feed is global: start from empty tables (this class's own database; its tests run one at a time).
         await Sql.ExecuteAsync(database.DataSource, "DELETE FROM status_updates; DELETE FROM users");
@@ -151,7 +146,7 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
         var category = Unique.Name("tz");
         var observed = new List<string>();
 
-        var user = await db.Users.CreateAsync(Unique.Name(), "Zoned", Unique.Email(Unique.Name()), "hash", null, ct);
+        var user = await db.Users.CreateAsync(Unique.Name(), "Zoned", Unique.Email(Unique.Name()), "hash", null, Ct);
         observed.Add($"user created_at={Instant(user.CreatedAt)}");
 
         await PostAsync("first", null);
@@ -161,31 +156,31 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
         await PostAsync("third", new DateOnly(2026, 3, 2));
         clock.Advance(TimeSpan.FromDays(1) + TimeSpan.FromHours(23));
         await PostAsync("fourth", null);
-        Assert.Equal(1, await db.StatusUpdates.ImportAsync([new StatusUpdate(Guid.CreateVersion7(), user.Id, "imported", category, new DateTime(2026, 3, 2, 12, 0, 0, DateTimeKind.Utc).AddTicks(10))], ct));
+        Assert.Equal(1, await db.StatusUpdates.ImportAsync([new StatusUpdate(Guid.CreateVersion7(), user.Id, "imported", category, new DateTime(2026, 3, 2, 12, 0, 0, DateTimeKind.Utc).AddTicks(10))], Ct));
 
-        var stored = (await db.Users.GetByIdAsync(user.Id, ct))!;
+        var stored = (await db.Users.GetByIdAsync(user.Id, Ct))!;
         observed.Add($"user last_post_date={stored.LastPostDate:yyyy-MM-dd} streak={stored.CurrentStreak}/{stored.LongestStreak} xp={stored.Xp} created_at={Instant(stored.CreatedAt)}");
 
-        await PagesAsync("by user", after => db.StatusUpdates.ListByUserAsync(user.Id, 2, after, ct));
+        await PagesAsync("by user", after => db.StatusUpdates.ListByUserAsync(user.Id, 2, after, Ct));
         await PagesAsync("feed", async after =>
         {
-            var page = await db.StatusUpdates.GetFeedAsync(2, after, ct);
+            var page = await db.StatusUpdates.GetFeedAsync(2, after, Ct);
             return new Page<StatusUpdate>(page.Items.Select(i => i.StatusUpdate).ToList(), page.Next);
         });
-        await PagesAsync("category", after => db.StatusUpdates.ListByCategoryAsync(category, 2, after, ct));
+        await PagesAsync("category", after => db.StatusUpdates.ListByCategoryAsync(category, 2, after, Ct));
 
-        var users = await db.Users.ListAsync(1000, new PageCursor(user.CreatedAt.AddTicks(-10), Guid.Empty), ct);
+        var users = await db.Users.ListAsync(1000, new PageCursor(user.CreatedAt.AddTicks(-10), Guid.Empty), Ct);
         observed.Add("users page: " + string.Join(' ', users.Items.Where(u => u.Id == user.Id).Select(u => Instant(u.CreatedAt).Replace(" kind=", "/", StringComparison.Ordinal))));
-        var withUpdates = (await db.Users.GetWithStatusUpdatesAsync(user.Id, ct))!;
+        var withUpdates = (await db.Users.GetWithStatusUpdatesAsync(user.Id, Ct))!;
         observed.Add("with updates: " + string.Join(' ', withUpdates.StatusUpdates.Select(s => s.Message)));
         return observed;
 
         async Task PostAsync(string message, DateOnly? day)
         {
-            var posted = await db.StatusUpdates.PostAsync(user.Id, message, category, 10, day, ct);
+            var posted = await db.StatusUpdates.PostAsync(user.Id, message, category, 10, day, Ct);
             var author = posted.Author;
             observed.Add($"post {message} created_at={Instant(posted.StatusUpdate.CreatedAt)} author.last_post_date={author.LastPostDate:yyyy-MM-dd} streak={author.CurrentStreak}/{author.LongestStreak} xp={author.Xp}");
-            Assert.Equal(posted.StatusUpdate, (await db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct))!.StatusUpdate);
+            Assert.Equal(posted.StatusUpdate, (await db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct))!.StatusUpdate);
         }
 
         async Task PagesAsync(string name, Func<PageCursor?, Task<Page<StatusUpdate>>> list)

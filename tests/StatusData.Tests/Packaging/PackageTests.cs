@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Xml.Linq;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Packaging;
 
@@ -26,7 +25,7 @@ public sealed class PackageTests : IDisposable
                 ["pack", Path.Combine(Repository.Root, "src", project, project + ".csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "-p:ContinuousIntegrationBuild=true"],
                 TimeSpan.FromMinutes(5),
                 workingDirectory: Repository.Root,
-                cancellationToken: TestContext.Current.CancellationToken);
+                cancellationToken: Ct);
             Assert.True(pack.ExitCode == 0, pack.ToString());
         }
 
@@ -38,8 +37,8 @@ public sealed class PackageTests : IDisposable
             Assert.Contains("lib/net10.0/StatusData.dll", entries);
             Assert.Contains("lib/net10.0/StatusData.xml", entries);
             Assert.Contains("PACKAGE.md", entries);
-            await using var nuspecStream = await archive.GetEntry("StatusData.nuspec")!.OpenAsync(TestContext.Current.CancellationToken);
-            var nuspec = await XDocument.LoadAsync(nuspecStream, LoadOptions.None, TestContext.Current.CancellationToken);
+            await using var nuspecStream = await archive.GetEntry("StatusData.nuspec")!.OpenAsync(Ct);
+            var nuspec = await XDocument.LoadAsync(nuspecStream, LoadOptions.None, Ct);
             var ns = nuspec.Root!.GetDefaultNamespace();
             Assert.Equal("PACKAGE.md", nuspec.Root.Element(ns + "metadata")!.Element(ns + "readme")!.Value);
             Assert.NotNull(nuspec.Root.Element(ns + "metadata")!.Element(ns + "repository")!.Attribute("commit"));
@@ -83,7 +82,7 @@ public sealed class PackageTests : IDisposable
                 <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
               </packageSources>
             </configuration>
-            """, TestContext.Current.CancellationToken);
+            """, Ct);
         await File.WriteAllTextAsync(Path.Combine(app, "Consumer.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -99,7 +98,7 @@ public sealed class PackageTests : IDisposable
                 <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="10.0.0" />
               </ItemGroup>
             </Project>
-            """, TestContext.Current.CancellationToken);
+            """, Ct);
         await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
             using Microsoft.Extensions.DependencyInjection;
             using Npgsql;
@@ -119,10 +118,10 @@ public sealed class PackageTests : IDisposable
             var posted = await statusUpdates.PostAsync(user.Id, "hello from a package", "packaging", xpAward: 12);
             var feed = await statusUpdates.GetFeedAsync(limit: 10);
             Console.WriteLine($"xp={posted.Author.Xp} streak={posted.Author.CurrentStreak} feed={feed.Items.Count} first={feed.Items[0].StatusUpdate.Message}");
-            """, TestContext.Current.CancellationToken);
+            """, Ct);
 
-        var empty = await (await SharedPostgres.GetAsync()).CreateEmptyAsync("package", TestContext.Current.CancellationToken);
-        var run = await ChildProcess.RunAsync("dotnet", ["run", "--", empty], TimeSpan.FromMinutes(5), workingDirectory: app, cancellationToken: TestContext.Current.CancellationToken);
+        var empty = await (await SharedPostgres.GetAsync()).CreateEmptyAsync("package", Ct);
+        var run = await ChildProcess.RunAsync("dotnet", ["run", "--", empty], TimeSpan.FromMinutes(5), workingDirectory: app, cancellationToken: Ct);
 
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("migrated=2", run.Stdout, StringComparison.Ordinal);
@@ -133,7 +132,7 @@ public sealed class PackageTests : IDisposable
 
     private static async Task<XDocument> ReadNuspecAsync(ZipArchive archive, string name)
     {
-        await using var stream = await archive.GetEntry(name)!.OpenAsync(TestContext.Current.CancellationToken);
-        return await XDocument.LoadAsync(stream, LoadOptions.None, TestContext.Current.CancellationToken);
+        await using var stream = await archive.GetEntry(name)!.OpenAsync(Ct);
+        return await XDocument.LoadAsync(stream, LoadOptions.None, Ct);
     }
 }

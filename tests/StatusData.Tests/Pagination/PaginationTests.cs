@@ -1,6 +1,3 @@
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
-
 namespace StatusData.Tests.Pagination;
 
 /// <summary>
@@ -13,8 +10,6 @@ public sealed class PaginationTests(DatabaseFixture database) : IClassFixture<Da
     private readonly ManualClock _clock = new(T0);
 
     private StatusDatabase Db => new(database.DataSource, timeProvider: _clock);
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
     public async Task PagesOfAUsersUpdatesWithEqualTimestampsNeitherRepeatNorSkip()

@@ -1,6 +1,4 @@
 using Npgsql;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Posting;
 
@@ -10,8 +8,6 @@ public sealed class PostingTests(DatabaseFixture database) : IClassFixture<Datab
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 6, 10, 23, 59, 59, TimeSpan.Zero));
 
     private StatusDatabase Db => new(database.DataSource, timeProvider: _clock);
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
     public async Task TheFirstPostStartsAStreakOfOneAndAwardsXp()
@@ -151,35 +147,34 @@ public sealed class PostingTests(DatabaseFixture database) : IClassFixture<Datab
     [Fact]
     public async Task PostingAgainAndAgainOnOnePooledConnectionKeepsTheStreakRules()
     {
-        var ct = TestContext.Current.CancellationToken;
         var clock = new ManualClock(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
 
         // One physical connection: every call reuses the statements prepared on it by the first one.
         await using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(database.ConnectionString) { MaxPoolSize = 1 }.ConnectionString);
         var db = new StatusDatabase(dataSource, timeProvider: clock);
         var name = Unique.Name();
-        var user = await db.Users.CreateAsync(name, name, Unique.Email(name), "hash", null, ct);
+        var user = await db.Users.CreateAsync(name, name, Unique.Email(name), "hash", null, Ct);
         var day = new DateOnly(2026, 3, 1);
         StatusUpdateWithAuthor? last = null;
         for (var i = 0; i < 7; i++)
         {
-            last = await db.StatusUpdates.PostAsync(user.Id, $"post {i}", "general", 5, day.AddDays(i / 2), ct);
-            Assert.Equal(last, await db.StatusUpdates.GetByIdAsync(last.StatusUpdate.Id, ct));
+            last = await db.StatusUpdates.PostAsync(user.Id, $"post {i}", "general", 5, day.AddDays(i / 2), Ct);
+            Assert.Equal(last, await db.StatusUpdates.GetByIdAsync(last.StatusUpdate.Id, Ct));
         }
 
         Assert.Equal(35, last!.Author.Xp);
         Assert.Equal(4, last.Author.CurrentStreak);
         Assert.Equal(4, last.Author.LongestStreak);
         Assert.Equal(day.AddDays(3), last.Author.LastPostDate);
-        Assert.Equal(last.Author, await db.Users.GetByIdAsync(user.Id, ct));
+        Assert.Equal(last.Author, await db.Users.GetByIdAsync(user.Id, Ct));
         Assert.Equal(clock.Now.UtcDateTime, last.StatusUpdate.CreatedAt);
 
         // A gap restarts the streak; the longest one stays.
-        var later = await db.StatusUpdates.PostAsync(user.Id, "back", "general", 0, day.AddDays(10), ct);
+        var later = await db.StatusUpdates.PostAsync(user.Id, "back", "general", 0, day.AddDays(10), Ct);
         Assert.Equal((1, 4, 35), (later.Author.CurrentStreak, later.Author.LongestStreak, later.Author.Xp));
-        Assert.True(await db.StatusUpdates.DeleteAsync(later.StatusUpdate.Id, ct));
-        Assert.False(await db.StatusUpdates.DeleteAsync(later.StatusUpdate.Id, ct));
-        Assert.Null(await db.StatusUpdates.GetByIdAsync(later.StatusUpdate.Id, ct));
+        Assert.True(await db.StatusUpdates.DeleteAsync(later.StatusUpdate.Id, Ct));
+        Assert.False(await db.StatusUpdates.DeleteAsync(later.StatusUpdate.Id, Ct));
+        Assert.Null(await db.StatusUpdates.GetByIdAsync(later.StatusUpdate.Id, Ct));
     }
 
     private static string AddDays(string day, int days) =>

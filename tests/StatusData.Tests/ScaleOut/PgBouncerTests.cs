@@ -1,7 +1,5 @@
 using Npgsql;
 using StatusData.Migrations;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.ScaleOut;
 
@@ -43,8 +41,6 @@ public sealed class PgBouncerFixture : IAsyncLifetime
 public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgBouncerFixture>
 {
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 6, 10, 12, 0, 0, TimeSpan.Zero));
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static StatusDataOptions Options => new() { PrepareStatements = false };
 

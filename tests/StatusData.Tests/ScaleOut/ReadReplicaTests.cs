@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using StatusData.Tests.Support;
 
 namespace StatusData.Tests.ScaleOut;
 
@@ -12,8 +11,6 @@ namespace StatusData.Tests.ScaleOut;
 [Trait("Category", "Slow")] // a primary and a streaming standby of its own
 public sealed class ReadReplicaTests(ReplicaPair pair) : IClassFixture<ReplicaPair>
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task TheStandbyReallyIsAStandbyThatReplicatesThePrimary()
     {
@@ -140,8 +137,6 @@ public sealed class ReadReplicaTests(ReplicaPair pair) : IClassFixture<ReplicaPa
 [Trait("Category", "Slow")] // a primary and a streaming standby of its own
 public sealed class StandbyDownTests(ReplicaPair pair) : IClassFixture<ReplicaPair>
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task ReadsFallBackToThePrimaryWhenTheStandbyIsStopped()
     {

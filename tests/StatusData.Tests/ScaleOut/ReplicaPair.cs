@@ -1,6 +1,5 @@
 using Npgsql;
 using StatusData.Migrations;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.ScaleOut;
 

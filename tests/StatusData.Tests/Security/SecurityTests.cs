@@ -3,8 +3,6 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Security;
 
@@ -18,15 +16,14 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
     [Fact]
     public async Task ThePasswordHashNeverAppearsInToString()
     {
-        var ct = TestContext.Current.CancellationToken;
         var db = new StatusDatabase(database.DataSource);
         var hash = "pbkdf2-sha256$600000$" + Guid.NewGuid().ToString("N");
-        var user = await db.Users.CreateAsync(Unique.Name(), "Printed", Unique.Email(Unique.Name()), hash, null, ct);
-        var posted = await db.StatusUpdates.PostAsync(user.Id, "hello", "general", 1, null, ct);
-        var loaded = await db.Users.GetWithStatusUpdatesAsync(user.Id, ct);
+        var user = await db.Users.CreateAsync(Unique.Name(), "Printed", Unique.Email(Unique.Name()), hash, null, Ct);
+        var posted = await db.StatusUpdates.PostAsync(user.Id, "hello", "general", 1, null, Ct);
+        var loaded = await db.Users.GetWithStatusUpdatesAsync(user.Id, Ct);
 
         Assert.Equal(hash, user.PasswordHash);
-        foreach (var printed in new[] { user.ToString(), posted.ToString(), loaded!.ToString(), (await db.Users.GetByIdAsync(user.Id, ct))!.ToString() })
+        foreach (var printed in new[] { user.ToString(), posted.ToString(), loaded!.ToString(), (await db.Users.GetByIdAsync(user.Id, Ct))!.ToString() })
         {
             Assert.DoesNotContain(hash, printed, StringComparison.Ordinal);
             Assert.DoesNotContain("pbkdf2", printed, StringComparison.Ordinal);
@@ -38,9 +35,8 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
     [Fact]
     public async Task ToStringNeverPrintsThePasswordHash()
     {
-        var ct = TestContext.Current.CancellationToken;
         var name = Unique.Name();
-        var user = await new StatusDatabase(database.DataSource).Users.CreateAsync(name, name, Unique.Email(name), "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$SECRETHASHVALUE", null, ct);
+        var user = await new StatusDatabase(database.DataSource).Users.CreateAsync(name, name, Unique.Email(name), "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$SECRETHASHVALUE", null, Ct);
 
         var text = user.ToString();
 
@@ -53,17 +49,16 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
     [Fact]
     public async Task ThePasswordHashNeverAppearsInExceptionsEvenWithErrorDetailOn()
     {
-        var ct = TestContext.Current.CancellationToken;
         Assert.True(new NpgsqlConnectionStringBuilder(database.ConnectionString).IncludeErrorDetail, "the worst case: the server's error details are included");
         var db = new StatusDatabase(database.DataSource);
         var name = Unique.Name();
-        var first = await db.Users.CreateAsync(name, "First", Unique.Email(name), "hash-of-the-first-" + Guid.NewGuid(), null, ct);
+        var first = await db.Users.CreateAsync(name, "First", Unique.Email(name), "hash-of-the-first-" + Guid.NewGuid(), null, Ct);
         var secondHash = "hash-of-the-second-" + Guid.NewGuid();
 
-        var sameEmail = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.CreateAsync(Unique.Name(), "Second", first.Email, secondHash, null, ct));
-        var sameUsername = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.CreateAsync(name, "Second", Unique.Email(Unique.Name()), secondHash, null, ct));
-        var other = await db.Users.CreateAsync(Unique.Name(), "Other", Unique.Email(Unique.Name()), secondHash, null, ct);
-        var takenEmail = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.UpdateProfileAsync(other.Id, "Other", first.Email, null, ct));
+        var sameEmail = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.CreateAsync(Unique.Name(), "Second", first.Email, secondHash, null, Ct));
+        var sameUsername = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.CreateAsync(name, "Second", Unique.Email(Unique.Name()), secondHash, null, Ct));
+        var other = await db.Users.CreateAsync(Unique.Name(), "Other", Unique.Email(Unique.Name()), secondHash, null, Ct);
+        var takenEmail = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.UpdateProfileAsync(other.Id, "Other", first.Email, null, Ct));
 
         Assert.Equal("email", sameEmail.Field);
         Assert.Equal("username", sameUsername.Field);
@@ -79,7 +74,6 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
     [Fact]
     public async Task ThePasswordHashNeverAppearsInNpgsqlLogsUnlessParameterLoggingIsSwitchedOn()
     {
-        var ct = TestContext.Current.CancellationToken;
         var hash = "pbkdf2-sha256$600000$" + Guid.NewGuid().ToString("N");
         var newHash = "pbkdf2-sha256$600000$" + Guid.NewGuid().ToString("N");
 
@@ -102,11 +96,11 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
             await using var dataSource = builder.Build();
             var db = new StatusDatabase(dataSource);
             var name = Unique.Name();
-            var user = await db.Users.CreateAsync(name, "Logged", Unique.Email(name), enableParameterLogging ? "other-" + Guid.NewGuid() : hash, null, ct);
-            await db.Users.SetPasswordHashAsync(user.Id, newHash, ct);
-            await db.Users.GetByIdAsync(user.Id, ct);
-            await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.CreateAsync(name, "Dup", Unique.Email(Unique.Name()), newHash, null, ct));
-            await db.Users.DeleteAsync(user.Id, ct);
+            var user = await db.Users.CreateAsync(name, "Logged", Unique.Email(name), enableParameterLogging ? "other-" + Guid.NewGuid() : hash, null, Ct);
+            await db.Users.SetPasswordHashAsync(user.Id, newHash, Ct);
+            await db.Users.GetByIdAsync(user.Id, Ct);
+            await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.CreateAsync(name, "Dup", Unique.Email(Unique.Name()), newHash, null, Ct));
+            await db.Users.DeleteAsync(user.Id, Ct);
             return loggerFactory.Lines;
         }
     }
@@ -115,14 +109,13 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
     [Fact]
     public async Task TheDocumentedPasswordHashFitsTheColumnAndVerifies()
     {
-        var ct = TestContext.Current.CancellationToken;
         var stored = PasswordHashing.Hash("correct horse battery staple");
         Assert.Equal(90, stored.Length); // docs/reliability.md says so; the column takes 255
         Assert.StartsWith("pbkdf2-sha256$600000$", stored, StringComparison.Ordinal);
 
         var db = new StatusDatabase(database.DataSource);
-        var user = await db.Users.CreateAsync(Unique.Name(), "Hashed", Unique.Email(Unique.Name()), stored, null, ct);
-        var loaded = (await db.Users.GetByIdAsync(user.Id, ct))!;
+        var user = await db.Users.CreateAsync(Unique.Name(), "Hashed", Unique.Email(Unique.Name()), stored, null, Ct);
+        var loaded = (await db.Users.GetByIdAsync(user.Id, Ct))!;
         Assert.True(PasswordHashing.Verify("correct horse battery staple", loaded.PasswordHash));
         Assert.False(PasswordHashing.Verify("Correct horse battery staple", loaded.PasswordHash));
     }

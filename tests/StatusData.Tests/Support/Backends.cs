@@ -46,7 +46,7 @@ internal static class Backends
                 throw new TimeoutException($"No backend matched within 60 s: {sql} [{arg}]");
             }
 
-            await Task.Delay(25, TestContext.Current.CancellationToken);
+            await Task.Delay(25, Ct);
         }
     }
 }

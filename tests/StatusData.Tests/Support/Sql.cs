@@ -8,22 +8,22 @@ internal static class Sql
     public static async Task<T> ScalarAsync<T>(NpgsqlDataSource dataSource, string sql, params object?[] args)
     {
         await using var command = Command(dataSource, sql, args);
-        var value = await command.ExecuteScalarAsync(TestContext.Current.CancellationToken);
+        var value = await command.ExecuteScalarAsync(Ct);
         return value is DBNull or null ? default! : (T)Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public static async Task<int> ExecuteAsync(NpgsqlDataSource dataSource, string sql, params object?[] args)
     {
         await using var command = Command(dataSource, sql, args);
-        return await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        return await command.ExecuteNonQueryAsync(Ct);
     }
 
     public static async Task<List<T>> ColumnAsync<T>(NpgsqlDataSource dataSource, string sql, params object?[] args)
     {
         await using var command = Command(dataSource, sql, args);
-        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        await using var reader = await command.ExecuteReaderAsync(Ct);
         var values = new List<T>();
-        while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+        while (await reader.ReadAsync(Ct))
         {
             values.Add(reader.GetFieldValue<T>(0));
         }

@@ -1,14 +1,10 @@
 using Npgsql;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Transactions;
 
 public sealed class TransactionTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
     private StatusDatabase Db => new(database.DataSource);
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
     public async Task OperationsInACommittedTransactionAllLand()
@@ -65,27 +61,26 @@ public sealed class TransactionTests(DatabaseFixture database) : IClassFixture<D
     [Fact]
     public async Task InsideACallersTransactionTheStatementsCommitOrRollBackTogether()
     {
-        var ct = TestContext.Current.CancellationToken;
         var db = new StatusDatabase(database.DataSource);
         var kept = Unique.Name();
         var dropped = Unique.Name();
-        await using (var tx = await db.BeginTransactionAsync(ct))
+        await using (var tx = await db.BeginTransactionAsync(Ct))
         {
-            var user = await tx.Users.CreateAsync(dropped, dropped, Unique.Email(dropped), "hash", null, ct);
-            await tx.StatusUpdates.PostAsync(user.Id, "gone", "general", 1, null, ct);
-            Assert.NotNull(await tx.Users.GetByIdAsync(user.Id, ct));
+            var user = await tx.Users.CreateAsync(dropped, dropped, Unique.Email(dropped), "hash", null, Ct);
+            await tx.StatusUpdates.PostAsync(user.Id, "gone", "general", 1, null, Ct);
+            Assert.NotNull(await tx.Users.GetByIdAsync(user.Id, Ct));
         }
 
-        Assert.Null(await db.Users.GetByUsernameAsync(dropped, ct));
+        Assert.Null(await db.Users.GetByUsernameAsync(dropped, Ct));
 
-        await using (var tx = await db.BeginTransactionAsync(ct))
+        await using (var tx = await db.BeginTransactionAsync(Ct))
         {
-            var user = await tx.Users.CreateAsync(kept, kept, Unique.Email(kept), "hash", null, ct);
-            var posted = await tx.StatusUpdates.PostAsync(user.Id, "kept", "general", 3, null, ct);
-            await tx.CommitAsync(ct);
-            Assert.Equal(posted, await db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
+            var user = await tx.Users.CreateAsync(kept, kept, Unique.Email(kept), "hash", null, Ct);
+            var posted = await tx.StatusUpdates.PostAsync(user.Id, "kept", "general", 3, null, Ct);
+            await tx.CommitAsync(Ct);
+            Assert.Equal(posted, await db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
         }
 
-        Assert.Equal(3, (await db.Users.GetByUsernameAsync(kept, ct))!.Xp);
+        Assert.Equal(3, (await db.Users.GetByUsernameAsync(kept, Ct))!.Xp);
     }
 }

@@ -1,6 +1,4 @@
 using Npgsql;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Users;
 
@@ -10,8 +8,6 @@ public sealed class UserRepositoryTests(DatabaseFixture database) : IClassFixtur
     private readonly ManualClock _clock = new(T0);
 
     private StatusDatabase Db => new(database.DataSource, timeProvider: _clock);
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
     public async Task CreateStoresEveryColumnWithZeroedCountersAndTheClocksUtcTime()
@@ -171,23 +167,22 @@ public sealed class UserRepositoryTests(DatabaseFixture database) : IClassFixtur
     [Fact]
     public async Task EveryColumnRoundTripsWithAndWithoutAnAvatar()
     {
-        var ct = TestContext.Current.CancellationToken;
         var db = new StatusDatabase(database.DataSource);
         foreach (var avatar in new[] { null, "https://cdn.example.com/a.png" })
         {
             var name = Unique.Name();
-            var created = await db.Users.CreateAsync(name, "Display " + name, Unique.Email(name), "hash-" + name, avatar, ct);
+            var created = await db.Users.CreateAsync(name, "Display " + name, Unique.Email(name), "hash-" + name, avatar, Ct);
             Assert.Equal(DateTimeKind.Utc, created.CreatedAt.Kind);
-            Assert.Equal(created, await db.Users.GetByIdAsync(created.Id, ct));
-            Assert.Equal(created, await db.Users.GetByUsernameAsync(name, ct));
-            Assert.Equal(created, await db.Users.GetByEmailAsync(Unique.Email(name), ct));
-            Assert.Null(await db.Users.GetByIdAsync(Guid.NewGuid(), ct));
+            Assert.Equal(created, await db.Users.GetByIdAsync(created.Id, Ct));
+            Assert.Equal(created, await db.Users.GetByUsernameAsync(name, Ct));
+            Assert.Equal(created, await db.Users.GetByEmailAsync(Unique.Email(name), Ct));
+            Assert.Null(await db.Users.GetByIdAsync(Guid.NewGuid(), Ct));
 
-            var updated = await db.Users.UpdateProfileAsync(created.Id, "Renamed", Unique.Email(name + "x"), avatar is null ? "https://cdn.example.com/b.png" : null, ct);
-            Assert.Equal(updated, await db.Users.GetByIdAsync(created.Id, ct));
+            var updated = await db.Users.UpdateProfileAsync(created.Id, "Renamed", Unique.Email(name + "x"), avatar is null ? "https://cdn.example.com/b.png" : null, Ct);
+            Assert.Equal(updated, await db.Users.GetByIdAsync(created.Id, Ct));
             Assert.Equal(avatar is null ? "https://cdn.example.com/b.png" : null, updated.AvatarUrl);
-            await db.Users.SetPasswordHashAsync(created.Id, "new-hash", ct);
-            Assert.Equal("new-hash", (await db.Users.GetByIdAsync(created.Id, ct))!.PasswordHash);
+            await db.Users.SetPasswordHashAsync(created.Id, "new-hash", Ct);
+            Assert.Equal("new-hash", (await db.Users.GetByIdAsync(created.Id, Ct))!.PasswordHash);
         }
     }
 
@@ -195,22 +190,21 @@ public sealed class UserRepositoryTests(DatabaseFixture database) : IClassFixtur
     [Fact]
     public async Task ErrorsStillBecomeStatusDataExceptions()
     {
-        var ct = TestContext.Current.CancellationToken;
         var db = new StatusDatabase(database.DataSource);
         var name = Unique.Name();
-        var user = await db.Users.CreateAsync(name, name, Unique.Email(name), "hash", null, ct);
+        var user = await db.Users.CreateAsync(name, name, Unique.Email(name), "hash", null, Ct);
 
-        var duplicate = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.CreateAsync(name, name, Unique.Email(Unique.Name()), "hash", null, ct));
+        var duplicate = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.CreateAsync(name, name, Unique.Email(Unique.Name()), "hash", null, Ct));
         Assert.Equal("username", duplicate.Field);
         var other = Unique.Name();
-        await db.Users.CreateAsync(other, other, Unique.Email(other), "hash", null, ct);
-        var taken = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.UpdateProfileAsync(user.Id, "x", Unique.Email(other), null, ct));
+        await db.Users.CreateAsync(other, other, Unique.Email(other), "hash", null, Ct);
+        var taken = await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.UpdateProfileAsync(user.Id, "x", Unique.Email(other), null, Ct));
         Assert.Equal("email", taken.Field);
 
         var missing = Guid.NewGuid();
-        Assert.Equal(missing, (await Assert.ThrowsAsync<UserNotFoundException>(() => db.StatusUpdates.PostAsync(missing, "hi", "general", 1, null, ct))).UserId);
-        await Assert.ThrowsAsync<UserNotFoundException>(() => db.Users.UpdateProfileAsync(missing, "x", Unique.Email(Unique.Name()), null, ct));
-        await Assert.ThrowsAsync<UserNotFoundException>(() => db.Users.SetPasswordHashAsync(missing, "x", ct));
+        Assert.Equal(missing, (await Assert.ThrowsAsync<UserNotFoundException>(() => db.StatusUpdates.PostAsync(missing, "hi", "general", 1, null, Ct))).UserId);
+        await Assert.ThrowsAsync<UserNotFoundException>(() => db.Users.UpdateProfileAsync(missing, "x", Unique.Email(Unique.Name()), null, Ct));
+        await Assert.ThrowsAsync<UserNotFoundException>(() => db.Users.SetPasswordHashAsync(missing, "x", Ct));
     }
 
     private async Task<User> CreateUserAsync()

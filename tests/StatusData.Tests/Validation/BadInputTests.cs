@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Npgsql;
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
 
 namespace StatusData.Tests.Validation;
 
@@ -64,8 +62,8 @@ public sealed class BadInputTests(DatabaseFixture database) : IClassFixture<Data
         _dataSource = builder.Build();
         _db = new StatusDatabase(_dataSource);
         var name = Unique.Name("victim");
-        _victim = await _db.Users.CreateAsync(name, "Victim", Unique.Email(name), "hash", "https://example.com/a.png", TestContext.Current.CancellationToken);
-        await _db.StatusUpdates.PostAsync(_victim.Id, "existing", "general", 3, null, TestContext.Current.CancellationToken);
+        _victim = await _db.Users.CreateAsync(name, "Victim", Unique.Email(name), "hash", "https://example.com/a.png", Ct);
+        await _db.StatusUpdates.PostAsync(_victim.Id, "existing", "general", 3, null, Ct);
     }
 
     public async ValueTask DisposeAsync()
@@ -80,41 +78,39 @@ public sealed class BadInputTests(DatabaseFixture database) : IClassFixture<Data
     [MemberData(nameof(BadCaseNames))]
     public async Task BadInputIsAnArgumentExceptionNamingTheParameterWritesNothingAndTheConnectionStaysUsable(string caseName)
     {
-        var ct = TestContext.Current.CancellationToken;
         var bad = BadCases[caseName];
         var before = await Sql.SnapshotAsync(Admin);
 
-        var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => bad.Call(Db, Victim, ct));
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => bad.Call(Db, Victim, Ct));
 
         Assert.Equal(bad.ParamName, error.ParamName);
         Assert.Equal(before, await Sql.SnapshotAsync(Admin));
 
         // The one pooled connection is fine: the next call on it succeeds.
-        var posted = await Db.StatusUpdates.PostAsync(Victim.Id, "next call", "general", 1, null, ct);
-        Assert.Equal(posted, await Db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
+        var posted = await Db.StatusUpdates.PostAsync(Victim.Id, "next call", "general", 1, null, Ct);
+        Assert.Equal(posted, await Db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
     }
 
     [Theory]
     [MemberData(nameof(BadCaseNames))]
     public async Task BadInputInsideACallersTransactionLeavesTheTransactionUsable(string caseName)
     {
-        var ct = TestContext.Current.CancellationToken;
         var bad = BadCases[caseName];
         var before = await Sql.SnapshotAsync(Admin);
         StatusUpdateWithAuthor posted;
 
-        var transaction = await Db.BeginTransactionAsync(ct);
+        var transaction = await Db.BeginTransactionAsync(Ct);
         await using (transaction)
         {
-            var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => bad.Call(new TransactionDatabase(transaction), Victim, ct));
+            var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => bad.Call(new TransactionDatabase(transaction), Victim, Ct));
             Assert.Equal(bad.ParamName, error.ParamName);
-            posted = await transaction.StatusUpdates.PostAsync(Victim.Id, "in the same transaction", "general", 1, null, ct);
-            await transaction.CommitAsync(ct);
+            posted = await transaction.StatusUpdates.PostAsync(Victim.Id, "in the same transaction", "general", 1, null, Ct);
+            await transaction.CommitAsync(Ct);
         }
 
         var after = await Sql.SnapshotAsync(Admin);
         Assert.NotEqual(before, after);
-        Assert.Equal(posted, await Db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
+        Assert.Equal(posted, await Db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
         Assert.Equal(before.Split('\n').Length + 1, after.Split('\n').Length); // exactly one more row: the post
     }
 
@@ -122,7 +118,6 @@ public sealed class BadInputTests(DatabaseFixture database) : IClassFixture<Data
     [MemberData(nameof(BoundaryTargets))]
     public async Task ExactlyTheMaximumInCodePointsIsAcceptedEvenAsEmojiAndRoundTrips(string targetName)
     {
-        var ct = TestContext.Current.CancellationToken;
         var target = Targets().Single(t => t.Name == targetName);
 
         // A unique prefix (usernames and emails are unique), filled up with emoji to exactly the maximum.
@@ -131,57 +126,55 @@ public sealed class BadInputTests(DatabaseFixture database) : IClassFixture<Data
         Assert.Equal(target.MaxLength, CodePoints(value));
         Assert.True(value.Length > target.MaxLength, "the .NET length exceeds the maximum; the code-point length does not");
 
-        Assert.Equal(value, await target.WriteAndReadBack(Db, Victim, value, ct));
+        Assert.Equal(value, await target.WriteAndReadBack(Db, Victim, value, Ct));
     }
 
     [Theory]
     [MemberData(nameof(AwkwardValues))]
     public async Task AwkwardTextIsStoredVerbatimByEveryWriteMethodAndTheTablesStayIntact(string value)
     {
-        var ct = TestContext.Current.CancellationToken;
         foreach (var target in Targets())
         {
             // Unique columns get a unique prefix; everything else is exactly the value (categories: its first 20 code points).
             var given = target.Unique ? Unique.Name("v") + value : Truncate(value, target.MaxLength);
-            Assert.Equal(given, await target.WriteAndReadBack(Db, Victim, given, ct));
+            Assert.Equal(given, await target.WriteAndReadBack(Db, Victim, given, Ct));
         }
 
         // Exact lookups stay exact: '%' and '_' are no wildcards, quotes end nothing.
         var category = Truncate(value, 20);
-        var byCategory = await Db.StatusUpdates.ListByCategoryAsync(category, 1000, null, ct);
+        var byCategory = await Db.StatusUpdates.ListByCategoryAsync(category, 1000, null, Ct);
         Assert.NotEmpty(byCategory.Items);
         Assert.All(byCategory.Items, s => Assert.Equal(category, s.Category));
         Assert.Equal(
             await Sql.ScalarAsync<long>(Admin, "SELECT count(*) FROM status_updates WHERE category = $1", category),
             byCategory.Items.Count);
-        Assert.Null(await Db.Users.GetByUsernameAsync(value, ct));
+        Assert.Null(await Db.Users.GetByUsernameAsync(value, Ct));
 
         // The tables are intact, and so is the victim.
         Assert.Equal(2L, await Sql.ScalarAsync<long>(Admin, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('users', 'status_updates')"));
-        Assert.NotNull(await Db.Users.GetByIdAsync(Victim.Id, ct));
+        Assert.NotNull(await Db.Users.GetByIdAsync(Victim.Id, Ct));
         Assert.Equal(0L, await Sql.OrphansAsync(Admin));
     }
 
     [Fact]
     public async Task AOneMegabyteMessageIsRejectedByDefaultAndAcceptedWhenTheCapIsRaised()
     {
-        var ct = TestContext.Current.CancellationToken;
         var message = new string('m', 1_000_000);
         var before = await Sql.SnapshotAsync(Admin);
 
-        var post = await Assert.ThrowsAnyAsync<ArgumentException>(() => Db.StatusUpdates.PostAsync(Victim.Id, message, "big", 1, null, ct));
+        var post = await Assert.ThrowsAnyAsync<ArgumentException>(() => Db.StatusUpdates.PostAsync(Victim.Id, message, "big", 1, null, Ct));
         Assert.Equal("message", post.ParamName);
         Assert.Contains("5000", post.Message, StringComparison.Ordinal);
-        var import = await Assert.ThrowsAnyAsync<ArgumentException>(() => Db.StatusUpdates.ImportAsync([new StatusUpdate(Guid.CreateVersion7(), Victim.Id, message, "big", DateTime.UtcNow)], ct));
+        var import = await Assert.ThrowsAnyAsync<ArgumentException>(() => Db.StatusUpdates.ImportAsync([new StatusUpdate(Guid.CreateVersion7(), Victim.Id, message, "big", DateTime.UtcNow)], Ct));
         Assert.Equal("statusUpdates[0].Message", import.ParamName);
         Assert.Equal(before, await Sql.SnapshotAsync(Admin));
 
         var raised = new StatusDatabase(_dataSource!, new StatusDataOptions { MaxMessageLength = StatusDataOptions.MessageLengthLimit });
-        var posted = await raised.StatusUpdates.PostAsync(Victim.Id, message, "big", 1, null, ct);
-        Assert.Equal(message, (await raised.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct))!.StatusUpdate.Message);
+        var posted = await raised.StatusUpdates.PostAsync(Victim.Id, message, "big", 1, null, Ct);
+        Assert.Equal(message, (await raised.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct))!.StatusUpdate.Message);
         var row = new StatusUpdate(Guid.CreateVersion7(), Victim.Id, message + "!", "big", DateTime.UtcNow);
-        Assert.Equal(1, await raised.StatusUpdates.ImportAsync([row], ct));
-        Assert.Equal(message + "!", (await raised.StatusUpdates.GetByIdAsync(row.Id, ct))!.StatusUpdate.Message);
+        Assert.Equal(1, await raised.StatusUpdates.ImportAsync([row], Ct));
+        Assert.Equal(message + "!", (await raised.StatusUpdates.GetByIdAsync(row.Id, Ct))!.StatusUpdate.Message);
     }
 
     private static Dictionary<string, BadCase> BuildBadCases()
@@ -209,7 +202,7 @@ public sealed class BadInputTests(DatabaseFixture database) : IClassFixture<Data
                     continue;
                 }
 
-                cases.Add($"{target.Name} = {name}", new BadCase(target.ParamName, (db, victim, ct) => target.Write(db, victim, make(target.MaxLength), ct)));
+                cases.Add($"{target.Name} = {name}", new BadCase(target.ParamName, (db, victim, Ct) => target.Write(db, victim, make(target.MaxLength), Ct)));
             }
         }
 
@@ -222,38 +215,38 @@ public sealed class BadInputTests(DatabaseFixture database) : IClassFixture<Data
         var unspecified = new DateTime(2026, 3, 1, 12, 0, 0, DateTimeKind.Unspecified);
         foreach (var (kind, when) in new[] { ("Local", local), ("Unspecified", unspecified) })
         {
-            cases.Add($"StatusUpdates.ImportAsync statusUpdates[1].CreatedAt = Kind {kind}", new BadCase("statusUpdates[1].CreatedAt", (db, victim, ct) => db.StatusUpdates.ImportAsync(Rows(victim, when), ct)));
+            cases.Add($"StatusUpdates.ImportAsync statusUpdates[1].CreatedAt = Kind {kind}", new BadCase("statusUpdates[1].CreatedAt", (db, victim, Ct) => db.StatusUpdates.ImportAsync(Rows(victim, when), Ct)));
             var cursor = new PageCursor(when, Guid.CreateVersion7());
-            cases.Add($"StatusUpdates.ListByUserAsync after = Kind {kind}", new BadCase("after", (db, victim, ct) => db.StatusUpdates.ListByUserAsync(victim.Id, 10, cursor, ct)));
-            cases.Add($"StatusUpdates.GetFeedAsync after = Kind {kind}", new BadCase("after", (db, _, ct) => db.StatusUpdates.GetFeedAsync(10, cursor, ct)));
-            cases.Add($"StatusUpdates.ListByCategoryAsync after = Kind {kind}", new BadCase("after", (db, _, ct) => db.StatusUpdates.ListByCategoryAsync("general", 10, cursor, ct)));
-            cases.Add($"Users.ListAsync after = Kind {kind}", new BadCase("after", (db, _, ct) => db.Users.ListAsync(10, cursor, ct)));
+            cases.Add($"StatusUpdates.ListByUserAsync after = Kind {kind}", new BadCase("after", (db, victim, Ct) => db.StatusUpdates.ListByUserAsync(victim.Id, 10, cursor, Ct)));
+            cases.Add($"StatusUpdates.GetFeedAsync after = Kind {kind}", new BadCase("after", (db, _, Ct) => db.StatusUpdates.GetFeedAsync(10, cursor, Ct)));
+            cases.Add($"StatusUpdates.ListByCategoryAsync after = Kind {kind}", new BadCase("after", (db, _, Ct) => db.StatusUpdates.ListByCategoryAsync("general", 10, cursor, Ct)));
+            cases.Add($"Users.ListAsync after = Kind {kind}", new BadCase("after", (db, _, Ct) => db.Users.ListAsync(10, cursor, Ct)));
         }
 
-        cases.Add("StatusUpdates.ImportAsync statusUpdates[1] = null", new BadCase("statusUpdates[1]", (db, victim, ct) => db.StatusUpdates.ImportAsync([Rows(victim, DateTime.UtcNow)[0], null!], ct)));
+        cases.Add("StatusUpdates.ImportAsync statusUpdates[1] = null", new BadCase("statusUpdates[1]", (db, victim, Ct) => db.StatusUpdates.ImportAsync([Rows(victim, DateTime.UtcNow)[0], null!], Ct)));
         return cases;
     }
 
     /// <summary>Every text parameter of every write method: how to write a value there, and how to read it back.</summary>
     private static IEnumerable<WriteTarget> Targets()
     {
-        yield return new("Users.CreateAsync", "username", 50, false, true, async (db, _, v, ct) => (await db.Users.CreateAsync(v!, "Name", Unique.Email(Unique.Name()), "hash", null, ct)).Id, ReadUser(u => u.Username));
-        yield return new("Users.CreateAsync", "displayName", 100, false, false, async (db, _, v, ct) => (await db.Users.CreateAsync(Unique.Name(), v!, Unique.Email(Unique.Name()), "hash", null, ct)).Id, ReadUser(u => u.DisplayName));
-        yield return new("Users.CreateAsync", "email", 255, false, true, async (db, _, v, ct) => (await db.Users.CreateAsync(Unique.Name(), "Name", v!, "hash", null, ct)).Id, ReadUser(u => u.Email));
-        yield return new("Users.CreateAsync", "passwordHash", 255, false, false, async (db, _, v, ct) => (await db.Users.CreateAsync(Unique.Name(), "Name", Unique.Email(Unique.Name()), v!, null, ct)).Id, ReadUser(u => u.PasswordHash));
-        yield return new("Users.CreateAsync", "avatarUrl", 500, true, false, async (db, _, v, ct) => (await db.Users.CreateAsync(Unique.Name(), "Name", Unique.Email(Unique.Name()), "hash", v, ct)).Id, ReadUser(u => u.AvatarUrl));
-        yield return new("Users.UpdateProfileAsync", "displayName", 100, false, false, async (db, victim, v, ct) => (await db.Users.UpdateProfileAsync(victim.Id, v!, victim.Email, victim.AvatarUrl, ct)).Id, ReadUser(u => u.DisplayName));
-        yield return new("Users.UpdateProfileAsync", "email", 255, false, true, async (db, victim, v, ct) => (await db.Users.UpdateProfileAsync(victim.Id, victim.DisplayName, v!, victim.AvatarUrl, ct)).Id, ReadUser(u => u.Email));
-        yield return new("Users.UpdateProfileAsync", "avatarUrl", 500, true, false, async (db, victim, v, ct) => (await db.Users.UpdateProfileAsync(victim.Id, victim.DisplayName, victim.Email, v, ct)).Id, ReadUser(u => u.AvatarUrl));
-        yield return new("Users.SetPasswordHashAsync", "passwordHash", 255, false, false, async (db, victim, v, ct) =>
+        yield return new("Users.CreateAsync", "username", 50, false, true, async (db, _, v, Ct) => (await db.Users.CreateAsync(v!, "Name", Unique.Email(Unique.Name()), "hash", null, Ct)).Id, ReadUser(u => u.Username));
+        yield return new("Users.CreateAsync", "displayName", 100, false, false, async (db, _, v, Ct) => (await db.Users.CreateAsync(Unique.Name(), v!, Unique.Email(Unique.Name()), "hash", null, Ct)).Id, ReadUser(u => u.DisplayName));
+        yield return new("Users.CreateAsync", "email", 255, false, true, async (db, _, v, Ct) => (await db.Users.CreateAsync(Unique.Name(), "Name", v!, "hash", null, Ct)).Id, ReadUser(u => u.Email));
+        yield return new("Users.CreateAsync", "passwordHash", 255, false, false, async (db, _, v, Ct) => (await db.Users.CreateAsync(Unique.Name(), "Name", Unique.Email(Unique.Name()), v!, null, Ct)).Id, ReadUser(u => u.PasswordHash));
+        yield return new("Users.CreateAsync", "avatarUrl", 500, true, false, async (db, _, v, Ct) => (await db.Users.CreateAsync(Unique.Name(), "Name", Unique.Email(Unique.Name()), "hash", v, Ct)).Id, ReadUser(u => u.AvatarUrl));
+        yield return new("Users.UpdateProfileAsync", "displayName", 100, false, false, async (db, victim, v, Ct) => (await db.Users.UpdateProfileAsync(victim.Id, v!, victim.Email, victim.AvatarUrl, Ct)).Id, ReadUser(u => u.DisplayName));
+        yield return new("Users.UpdateProfileAsync", "email", 255, false, true, async (db, victim, v, Ct) => (await db.Users.UpdateProfileAsync(victim.Id, victim.DisplayName, v!, victim.AvatarUrl, Ct)).Id, ReadUser(u => u.Email));
+        yield return new("Users.UpdateProfileAsync", "avatarUrl", 500, true, false, async (db, victim, v, Ct) => (await db.Users.UpdateProfileAsync(victim.Id, victim.DisplayName, victim.Email, v, Ct)).Id, ReadUser(u => u.AvatarUrl));
+        yield return new("Users.SetPasswordHashAsync", "passwordHash", 255, false, false, async (db, victim, v, Ct) =>
         {
-            await db.Users.SetPasswordHashAsync(victim.Id, v!, ct);
+            await db.Users.SetPasswordHashAsync(victim.Id, v!, Ct);
             return victim.Id;
         }, ReadUser(u => u.PasswordHash));
-        yield return new("StatusUpdates.PostAsync", "message", 5000, false, false, async (db, victim, v, ct) => (await db.StatusUpdates.PostAsync(victim.Id, v!, "general", 1, null, ct)).StatusUpdate.Id, ReadStatus(s => s.Message));
-        yield return new("StatusUpdates.PostAsync", "category", 20, false, false, async (db, victim, v, ct) => (await db.StatusUpdates.PostAsync(victim.Id, "message", v!, 1, null, ct)).StatusUpdate.Id, ReadStatus(s => s.Category));
-        yield return new("StatusUpdates.ImportAsync", "statusUpdates[1].Message", 5000, false, false, (db, victim, v, ct) => ImportAsync(db, victim, v!, "general", ct), ReadStatus(s => s.Message));
-        yield return new("StatusUpdates.ImportAsync", "statusUpdates[1].Category", 20, false, false, (db, victim, v, ct) => ImportAsync(db, victim, "message", v!, ct), ReadStatus(s => s.Category));
+        yield return new("StatusUpdates.PostAsync", "message", 5000, false, false, async (db, victim, v, Ct) => (await db.StatusUpdates.PostAsync(victim.Id, v!, "general", 1, null, Ct)).StatusUpdate.Id, ReadStatus(s => s.Message));
+        yield return new("StatusUpdates.PostAsync", "category", 20, false, false, async (db, victim, v, Ct) => (await db.StatusUpdates.PostAsync(victim.Id, "message", v!, 1, null, Ct)).StatusUpdate.Id, ReadStatus(s => s.Category));
+        yield return new("StatusUpdates.ImportAsync", "statusUpdates[1].Message", 5000, false, false, (db, victim, v, Ct) => ImportAsync(db, victim, v!, "general", Ct), ReadStatus(s => s.Message));
+        yield return new("StatusUpdates.ImportAsync", "statusUpdates[1].Category", 20, false, false, (db, victim, v, Ct) => ImportAsync(db, victim, "message", v!, Ct), ReadStatus(s => s.Category));
 
         static async Task<Guid> ImportAsync(IStatusDatabase db, User victim, string message, string category, CancellationToken ct)
         {
@@ -267,10 +260,10 @@ public sealed class BadInputTests(DatabaseFixture database) : IClassFixture<Data
         }
 
         static Func<IStatusDatabase, Guid, CancellationToken, Task<string?>> ReadUser(Func<User, string?> field) =>
-            async (db, id, ct) => field((await db.Users.GetByIdAsync(id, ct))!);
+            async (db, id, Ct) => field((await db.Users.GetByIdAsync(id, Ct))!);
 
         static Func<IStatusDatabase, Guid, CancellationToken, Task<string?>> ReadStatus(Func<StatusUpdate, string?> field) =>
-            async (db, id, ct) => field((await db.StatusUpdates.GetByIdAsync(id, ct))!.StatusUpdate);
+            async (db, id, Ct) => field((await db.StatusUpdates.GetByIdAsync(id, Ct))!.StatusUpdate);
     }
 
     private static int CodePoints(string value) => value.EnumerateRunes().Count();

@@ -1,13 +1,8 @@
-using StatusData.Tests.Support;
-using StatusData.TestSupport;
-
 namespace StatusData.Tests.Validation;
 
 /// <summary>Bad input is rejected before the database, naming the parameter; lengths count code points as PostgreSQL does.</summary>
 public sealed class ValidationTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     private StatusDatabase Db => new(database.DataSource);
 
     [Fact]
