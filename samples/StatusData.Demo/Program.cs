@@ -38,6 +38,8 @@ var ada = await db.Users.CreateAsync($"ada_{run}", "Ada", $"ada_{run}@example.co
 var linus = await db.Users.CreateAsync($"linus_{run}", "Linus", $"linus_{run}@example.com", PasswordHashing.Hash("battery staple"));
 Console.WriteLine($"   {ada.Username} ({ada.Id})");
 Console.WriteLine($"   {linus.Username} ({linus.Id})");
+var stored = await db.Users.GetByUsernameAsync(ada.Username);
+Console.WriteLine($"   {ada.Username} signs in with 'correct horse': {(PasswordHashing.Verify("correct horse", stored!.PasswordHash) ? "password verified" : "password REJECTED")}");
 try
 {
     await db.Users.CreateAsync($"ada_{run}", "Another Ada", $"other_{run}@example.com", PasswordHashing.Hash("x"));

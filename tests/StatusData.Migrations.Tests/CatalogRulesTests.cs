@@ -1,5 +1,6 @@
 using FluentMigrator;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using StatusData.Migrations.Internal;
 
 namespace StatusData.Migrations.Tests;
@@ -37,7 +38,7 @@ public sealed class CatalogRulesTests
     {
         await using var db = await TestDb.CreateEmptyAsync("outoforder", Ct);
         await db.Runner().UpAsync(cancellationToken: Ct);
-        var log = new ListLogger();
+        var log = new FakeLogger();
         var runner = new StatusDataMigrator(db.ConnectionString, new StatusDataMigratorOptions { Migrations = [.. Known.BuiltIn(), new LateMigration()] }, log);
 
         var first = await runner.UpAsync(cancellationToken: Ct);
@@ -48,19 +49,6 @@ public sealed class CatalogRulesTests
         Assert.Empty(second.Steps);
         Assert.Equal([Known.Initial, LateMigration.Version, Known.KeysetIndexes], (await db.VersionRowsAsync(Ct)).Select(r => r.Version));
         Assert.Equal("registered accounts", await db.ScalarAsync<string>("SELECT obj_description('public.users'::regclass, 'pg_class')", Ct));
-        Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message == "Applying migration 202603010000 out of order: 202611220900 is already applied");
-    }
-
-    private sealed class ListLogger : ILogger
-    {
-        public List<(LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Add((logLevel, formatter(state, exception)));
+        Assert.Contains(log.Collector.GetSnapshot(), e => e.Level == LogLevel.Warning && e.Message == "Applying migration 202603010000 out of order: 202611220900 is already applied");
     }
 }

@@ -61,29 +61,20 @@ internal sealed class UserRepository(Session session) : IUserRepository
         }
     }
 
-    public async Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken = default)
-    {
-        using var span = Telemetry.Start("statusdata.get_user_by_username", Access.Read, session);
-        try
-        {
-            Guard.Lookup(username, nameof(username));
-            const string sql = $"SELECT {Prepared.UserColumns} FROM users WHERE username = $1";
-            return await QueryUserAsync(sql, [Prepared.Value(username)], Access.Read, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
-    }
+    public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken = default) =>
+        GetByUniqueAsync("statusdata.get_user_by_username", $"SELECT {Prepared.UserColumns} FROM users WHERE username = $1", username, nameof(username), cancellationToken);
 
-    public async Task<User?> GetByEmailAsync(string email, CancellationToken cancellationToken = default)
+    public Task<User?> GetByEmailAsync(string email, CancellationToken cancellationToken = default) =>
+        GetByUniqueAsync("statusdata.get_user_by_email", $"SELECT {Prepared.UserColumns} FROM users WHERE email = $1", email, nameof(email), cancellationToken);
+
+    /// <summary>The user whose unique text column (username or email, each with its unique index) equals <paramref name="value"/>.</summary>
+    private async Task<User?> GetByUniqueAsync(string operation, string sql, string value, string parameterName, CancellationToken cancellationToken)
     {
-        using var span = Telemetry.Start("statusdata.get_user_by_email", Access.Read, session);
+        using var span = Telemetry.Start(operation, Access.Read, session);
         try
         {
-            Guard.Lookup(email, nameof(email));
-            const string sql = $"SELECT {Prepared.UserColumns} FROM users WHERE email = $1";
-            return await QueryUserAsync(sql, [Prepared.Value(email)], Access.Read, cancellationToken).ConfigureAwait(false);
+            Guard.Lookup(value, parameterName);
+            return await QueryUserAsync(sql, [Prepared.Value(value)], Access.Read, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
         {

@@ -1,8 +1,7 @@
-using System.Collections;
-using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Npgsql;
+using StatusData.Demo;
 
 namespace StatusData.Tests.Security;
 
@@ -89,7 +88,8 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
 
         async Task<IReadOnlyCollection<string>> RunWithLoggingAsync(bool enableParameterLogging)
         {
-            using var loggerFactory = new CapturingLoggerFactory();
+            using var log = new FakeLoggerProvider();
+            using var loggerFactory = new LoggerFactory([log], new LoggerFilterOptions { MinLevel = LogLevel.Trace });
             var builder = new NpgsqlDataSourceBuilder(database.ConnectionString);
             builder.UseLoggerFactory(loggerFactory);
             builder.EnableParameterLogging(enableParameterLogging);
@@ -101,7 +101,8 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
             await db.Users.GetByIdAsync(user.Id, Ct);
             await Assert.ThrowsAsync<DuplicateValueException>(() => db.Users.CreateAsync(name, "Dup", Unique.Email(Unique.Name()), newHash, null, Ct));
             await db.Users.DeleteAsync(user.Id, Ct);
-            return loggerFactory.Lines;
+            // Every line whole: its message, structured values and exception.
+            return [.. log.Collector.GetSnapshot().Select(r => $"{r.Category} {r.Level} {r.Message} {string.Join(" ", r.StructuredState ?? [])} {r.Exception}")];
         }
     }
 
@@ -118,71 +119,5 @@ public sealed class SecurityTests(DatabaseFixture database) : IClassFixture<Data
         var loaded = (await db.Users.GetByIdAsync(user.Id, Ct))!;
         Assert.True(PasswordHashing.Verify("correct horse battery staple", loaded.PasswordHash));
         Assert.False(PasswordHashing.Verify("Correct horse battery staple", loaded.PasswordHash));
-    }
-
-    /// <summary>Captures every log line at every level, with its structured values and exception.</summary>
-    private sealed class CapturingLoggerFactory : ILoggerFactory
-    {
-        public ConcurrentQueue<string> Lines { get; } = new();
-
-        public void AddProvider(ILoggerProvider provider)
-        {
-        }
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerFactory factory, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                var values = state is IEnumerable<KeyValuePair<string, object?>> pairs
-                    ? string.Join(" ", pairs.Select(p => $"{p.Key}={Flatten(p.Value)}"))
-                    : string.Empty;
-                factory.Lines.Enqueue($"{category} {logLevel} {formatter(state, exception)} {values} {exception}");
-            }
-
-            private static string Flatten(object? value) => value switch
-            {
-                null => "null",
-                string s => s,
-                IEnumerable items => "[" + string.Join(", ", items.Cast<object?>().Select(Flatten)) + "]",
-                _ => value.ToString() ?? string.Empty,
-            };
-        }
-    }
-}
-
-/// <summary>The example of docs/reliability.md (keep the two the same): PBKDF2-HMAC-SHA256, 600,000 iterations, per-user salt.</summary>
-internal static class PasswordHashing
-{
-    private const int Iterations = 600_000;
-
-    public static string Hash(string password)
-    {
-        var salt = RandomNumberGenerator.GetBytes(16);
-        var hash = Rfc2898DeriveBytes.Pbkdf2(password, salt, Iterations, HashAlgorithmName.SHA256, 32);
-        return $"pbkdf2-sha256${Iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
-    }
-
-    public static bool Verify(string password, string stored)
-    {
-        var parts = stored.Split('$');
-        if (parts is not ["pbkdf2-sha256", var iterations, var salt, var hash])
-        {
-            return false;
-        }
-
-        var expected = Convert.FromBase64String(hash);
-        var actual = Rfc2898DeriveBytes.Pbkdf2(password, Convert.FromBase64String(salt), int.Parse(iterations, System.Globalization.CultureInfo.InvariantCulture), HashAlgorithmName.SHA256, expected.Length);
-        return CryptographicOperations.FixedTimeEquals(actual, expected);
     }
 }
