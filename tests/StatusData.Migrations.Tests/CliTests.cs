@@ -184,8 +184,7 @@ public sealed partial class CliTests
         {
             Assert.True(result.ExitCode == 1, result.ToString());
             Assert.Contains("Failed to connect", result.Stderr, StringComparison.Ordinal);
-            Assert.DoesNotContain(Password, result.Stdout, StringComparison.Ordinal);
-            Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+            CliRunner.AssertDoesNotPrint(Password, result);
         }
     }
 
@@ -216,8 +215,7 @@ public sealed partial class CliTests
         {
             Assert.True(result.ExitCode == 0, result.ToString());
             Assert.Contains("target: 127.0.0.1:", result.Stderr, StringComparison.Ordinal);
-            Assert.DoesNotContain(Password, result.Stdout, StringComparison.Ordinal);
-            Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+            CliRunner.AssertDoesNotPrint(Password, result);
         }
     }
 
@@ -236,8 +234,7 @@ public sealed partial class CliTests
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("error:", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("Host=127.0.0.1", result.Stderr, StringComparison.Ordinal); // the rest of the argument still helps
-        Assert.DoesNotContain(Password, result.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+        CliRunner.AssertDoesNotPrint(Password, result);
     }
 
     [Fact]
@@ -249,7 +246,7 @@ public sealed partial class CliTests
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("error: invalid connection string", result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+        CliRunner.AssertDoesNotPrint(Password, result);
     }
 
     /// <summary>One error path for every command: a bad connection string is a usage error that says what is wrong, not a crash.</summary>
@@ -257,7 +254,6 @@ public sealed partial class CliTests
     [MemberData(nameof(BadConnectionStrings))]
     public async Task ABadConnectionStringIsAUsageErrorNamingTheProblemWithoutAStackTrace(string[] command, string connection, string problem)
     {
-
         var viaOption = await CliRunner.RunAsync([.. command, "--connection", connection], cancellationToken: Ct);
         var viaEnvironment = await CliRunner.RunAsync(command, CliRunner.WithConnection(connection), cancellationToken: Ct);
 
@@ -270,7 +266,7 @@ public sealed partial class CliTests
             Assert.DoesNotContain("   at ", result.Stderr, StringComparison.Ordinal);
             Assert.DoesNotMatch(ExceptionTypeName(), result.Stderr);
             Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
-            Assert.DoesNotContain(Password, result.Stderr, StringComparison.Ordinal);
+            CliRunner.AssertDoesNotPrint(Password, result);
         }
     }
 

@@ -10,12 +10,7 @@ public sealed class LockTests
     public async Task UpGivesUpAfterTheLockTimeoutNamingTheHolderAndAppliesNothing()
     {
         await using var db = await TestDb.CreateEmptyAsync("lock", Ct);
-        await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false;Application Name=lock-holder");
-        await holder.OpenAsync(Ct);
-        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock.Key})", holder))
-        {
-            await take.ExecuteNonQueryAsync(Ct);
-        }
+        await using var holder = await MigrationLock.HoldAsync(db.ConnectionString, "lock-holder", Ct);
 
         var runner = db.Runner(new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(1) });
         var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: Ct));
@@ -27,10 +22,7 @@ public sealed class LockTests
         Assert.Contains($"backend pid {holder.ProcessID}", cli.Stderr, StringComparison.Ordinal);
         Assert.Empty(await db.RelationsAsync(Ct));
 
-        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLock.Key})", holder))
-        {
-            Assert.True((bool)(await release.ExecuteScalarAsync(Ct))!);
-        }
+        await holder.CloseAsync(); // the holder's session ends, and with it the lock
 
         var result = await runner.UpAsync(cancellationToken: Ct);
 
@@ -68,12 +60,7 @@ public sealed class LockTests
     public async Task ALockTimeoutBelowOneMillisecondStillBoundsTheWait()
     {
         await using var db = await TestDb.CreateEmptyAsync("locktiny", Ct);
-        await using var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false");
-        await holder.OpenAsync(Ct);
-        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock.Key})", holder))
-        {
-            await take.ExecuteNonQueryAsync(Ct);
-        }
+        await using var holder = await MigrationLock.HoldAsync(db.ConnectionString, "lock-holder", Ct);
 
         var runner = db.Runner(new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromTicks(1) });
         using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(Ct);

@@ -44,7 +44,7 @@ public sealed class MigrationFaultTests
         var blocked = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: Ct);
         Assert.True(blocked.ExitCode == 4, blocked.ToString());
         Assert.Contains($"Migration {SlowVersion} (reliability test: slow migration) failed going up: 55P03", blocked.Stderr, StringComparison.Ordinal);
-        AssertNoPassword(blocked);
+        CliRunner.AssertDoesNotPrint(Password, blocked);
 
         Assert.Equal(versionsBefore, await VersionsAsync(db, Ct));
 
@@ -56,8 +56,8 @@ public sealed class MigrationFaultTests
         Assert.Contains($"database is at version {SlowVersion}", rerun.Stdout, StringComparison.Ordinal);
         Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db, Ct));
         Assert.True(await db.TableExistsAsync(SlowTestMigration.Table, Ct));
-        AssertNoPassword(cli);
-        AssertNoPassword(rerun);
+        CliRunner.AssertDoesNotPrint(Password, cli);
+        CliRunner.AssertDoesNotPrint(Password, rerun);
     }
 
     [Fact]
@@ -66,30 +66,16 @@ public sealed class MigrationFaultTests
         await using var db = await TestDb.CreateMigratedAsync("clilock", Ct);
         var versionsBefore = await VersionsAsync(db, Ct);
 
-        // Not pooled: closing it ends the session, and with it the session-level lock.
-        await using (var holder = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(db.ConnectionString) { Pooling = false }.ConnectionString))
+        await using (var holder = await MigrationLock.HoldAsync(db.ConnectionString, "lock-holder", Ct))
         {
-            await holder.OpenAsync(Ct);
-            await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock($1)", holder))
-            {
-                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = MigrationLock.Key });
-                await command.ExecuteNonQueryAsync(Ct);
-            }
-
-            int holderPid;
-            await using (var command = new NpgsqlCommand("SELECT pg_backend_pid()", holder))
-            {
-                holderPid = (int)(await command.ExecuteScalarAsync(Ct))!;
-            }
-
             var cli = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: Ct);
 
             Assert.True(cli.ExitCode == 4, cli.ToString());
             Assert.Contains("Timed out after 2s waiting for the migration lock", cli.Stderr, StringComparison.Ordinal);
-            Assert.Contains($"backend pid {holderPid}", cli.Stderr, StringComparison.Ordinal);
+            Assert.Contains($"backend pid {holder.ProcessID}", cli.Stderr, StringComparison.Ordinal);
             Assert.Contains("Nothing was changed", cli.Stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("applied", cli.Stdout, StringComparison.Ordinal);
-            AssertNoPassword(cli);
+            CliRunner.AssertDoesNotPrint(Password, cli);
             Assert.Equal(versionsBefore, await VersionsAsync(db, Ct));
             Assert.False(await db.TableExistsAsync(SlowTestMigration.Table, Ct));
         }
@@ -115,12 +101,6 @@ public sealed class MigrationFaultTests
         }
 
         return arguments;
-    }
-
-    private static void AssertNoPassword(ProcessResult cli)
-    {
-        Assert.DoesNotContain(Password, cli.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain(Password, cli.Stderr, StringComparison.Ordinal);
     }
 
     private static async Task<List<long>> VersionsAsync(TestDb db, CancellationToken ct) =>

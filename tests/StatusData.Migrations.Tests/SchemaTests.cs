@@ -14,12 +14,7 @@ public sealed class SchemaTests
 
         Assert.Equal([Known.Initial], result.Steps.Select(s => s.Version));
         Assert.Equal(Known.Initial, result.CurrentVersion);
-        Assert.Equal(ExpectedSchema.UsersColumns, await Catalog.ColumnsAsync(db.DataSource, "public.users", Ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesColumns, await Catalog.ColumnsAsync(db.DataSource, "public.status_updates", Ct));
-        Assert.Equal(ExpectedSchema.UsersConstraints, await Catalog.ConstraintsAsync(db.DataSource, "public.users", Ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesConstraints, await Catalog.ConstraintsAsync(db.DataSource, "public.status_updates", Ct));
-        Assert.Equal(ExpectedSchema.UsersIndexesAtInitial, await Catalog.IndexesAsync(db.DataSource, "public.users", Ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtInitial, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
+        await AssertTablesAsync(db, ExpectedSchema.UsersIndexesAtInitial, ExpectedSchema.StatusUpdatesIndexesAtInitial);
 
         // No server-side defaults anywhere (the Python models set them in the application), and no
         // relation other than the two tables and the version table: no sequences, views or stray tables.
@@ -41,12 +36,18 @@ public sealed class SchemaTests
 
         Assert.Equal([(Known.KeysetIndexes, MigrationDirection.Up)], result.Steps.Select(s => (s.Version, s.Direction)));
         Assert.Equal(Known.KeysetIndexes, result.CurrentVersion);
-        Assert.Equal(ExpectedSchema.UsersIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.users", Ct));
-        Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
+        await AssertTablesAsync(db, ExpectedSchema.UsersIndexesAtLatest, ExpectedSchema.StatusUpdatesIndexesAtLatest);
+        Assert.Equal(ExpectedSchema.ManagedRelations, await db.RelationsAsync(Ct));
+    }
+
+    /// <summary>Both tables' columns and constraints as the first migration creates them, with the given indexes.</summary>
+    private static async Task AssertTablesAsync(TestDb db, IReadOnlyList<IndexFact> usersIndexes, IReadOnlyList<IndexFact> statusUpdatesIndexes)
+    {
         Assert.Equal(ExpectedSchema.UsersColumns, await Catalog.ColumnsAsync(db.DataSource, "public.users", Ct));
         Assert.Equal(ExpectedSchema.StatusUpdatesColumns, await Catalog.ColumnsAsync(db.DataSource, "public.status_updates", Ct));
         Assert.Equal(ExpectedSchema.UsersConstraints, await Catalog.ConstraintsAsync(db.DataSource, "public.users", Ct));
         Assert.Equal(ExpectedSchema.StatusUpdatesConstraints, await Catalog.ConstraintsAsync(db.DataSource, "public.status_updates", Ct));
-        Assert.Equal(ExpectedSchema.ManagedRelations, await db.RelationsAsync(Ct));
+        Assert.Equal(usersIndexes, await Catalog.IndexesAsync(db.DataSource, "public.users", Ct));
+        Assert.Equal(statusUpdatesIndexes, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
     }
 }

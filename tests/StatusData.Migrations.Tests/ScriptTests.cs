@@ -6,7 +6,6 @@ public sealed class ScriptTests
     [Fact]
     public async Task ScriptUpFromZeroNeedsNoConnectionAndPrintsEveryMigration()
     {
-
         var result = await CliRunner.RunAsync(["script", "up", "--from", "0"], cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -28,7 +27,6 @@ public sealed class ScriptTests
     [Fact]
     public async Task ScriptDownPrintsTheDropsNewestFirstAndDeletesTheVersionRows()
     {
-
         var result = await CliRunner.RunAsync(["script", "down", "--from", "202611220900", "--to", "0"], cancellationToken: Ct);
 
         Assert.True(result.ExitCode == 0, result.ToString());

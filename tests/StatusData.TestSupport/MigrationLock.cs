@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace StatusData.TestSupport;
 
 /// <summary>The migration lock as a deployment sees it.</summary>
@@ -11,4 +13,25 @@ public static class MigrationLock
     /// one database at once). The tests hold this key and expect the runner and its scripts to wait for it.
     /// </summary>
     public const long Key = 6004496033656292417;
+
+    /// <summary>
+    /// Takes the lock on a connection of its own, as another deployment's runner would hold it. The
+    /// connection is not pooled: closing or disposing it ends its session, and with it the lock.
+    /// </summary>
+    public static async Task<NpgsqlConnection> HoldAsync(string connectionString, string applicationName, CancellationToken cancellationToken)
+    {
+        var holder = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, ApplicationName = applicationName }.ConnectionString);
+        try
+        {
+            await holder.OpenAsync(cancellationToken);
+            await using var take = new NpgsqlCommand($"SELECT pg_advisory_lock({Key})", holder);
+            await take.ExecuteNonQueryAsync(cancellationToken);
+            return holder;
+        }
+        catch
+        {
+            await holder.DisposeAsync();
+            throw;
+        }
+    }
 }

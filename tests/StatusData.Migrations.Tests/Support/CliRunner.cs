@@ -48,6 +48,13 @@ internal static class CliRunner
 
     public static Dictionary<string, string> WithConnection(string connectionString) => new() { [ConnectionVariable] = connectionString };
 
+    /// <summary>Neither output stream of the run contains <paramref name="secret"/>.</summary>
+    public static void AssertDoesNotPrint(string secret, ProcessResult result)
+    {
+        Assert.DoesNotContain(secret, result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, result.Stderr, StringComparison.Ordinal);
+    }
+
     private static string FindDotnetHost()
     {
         // Set by the dotnet CLI (dotnet test) for the processes it starts.

@@ -133,7 +133,6 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
     /// </summary>
     private async Task<List<string>> ObserveAsync(string zone, TimeSpan clockOffset)
     {
-
         // The feed is global: start from empty tables (this class's own database; its tests run one at a time).
         await Sql.ExecuteAsync(database.DataSource, "DELETE FROM status_updates; DELETE FROM users");
         var builder = new NpgsqlDataSourceBuilder(database.ConnectionString);

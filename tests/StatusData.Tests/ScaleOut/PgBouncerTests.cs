@@ -189,12 +189,7 @@ public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgB
     public async Task ALockTimeoutThroughPgBouncerStillNamesTheHolder()
     {
         var direct = await fixture.Databases.CreateEmptyAsync("bouncerlock", Ct);
-        await using var holder = new NpgsqlConnection(direct + ";Pooling=false;Application Name=bouncer-lock-holder");
-        await holder.OpenAsync(Ct);
-        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock.Key})", holder))
-        {
-            await take.ExecuteNonQueryAsync(Ct);
-        }
+        await using var holder = await MigrationLock.HoldAsync(direct, "bouncer-lock-holder", Ct);
 
         var runner = new StatusDataMigrator(fixture.Bouncer.ConnectionStringFor(new NpgsqlConnectionStringBuilder(direct).Database!), new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(1) });
         var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: Ct));
@@ -202,10 +197,7 @@ public sealed class PgBouncerTests(PgBouncerFixture fixture) : IClassFixture<PgB
         Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
         Assert.Contains($"backend pid {holder.ProcessID} (application 'bouncer-lock-holder'", e.Message, StringComparison.Ordinal);
 
-        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLock.Key})", holder))
-        {
-            await release.ExecuteNonQueryAsync(Ct);
-        }
+        await holder.CloseAsync(); // the holder's session ends, and with it the lock
 
         Assert.Equal(2, (await runner.UpAsync(cancellationToken: Ct)).Steps.Count);
     }
