@@ -9,6 +9,8 @@
 #                            pull it (not under CI), else a local build from Debian's packages
 #   stop_engine              removes the tests' containers, and stops an engine started here
 
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+
 STATUSDATA_ENGINE_DIR=""
 STATUSDATA_ENGINE_DESCRIPTION=""
 STATUSDATA_DOCKER0_EXISTED=""
@@ -20,14 +22,11 @@ ensure_engine() {
     STATUSDATA_ENGINE_DESCRIPTION="docker $(engine_version) at ${DOCKER_HOST:-the default socket} (already running)"
     return 0
   fi
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
     return 1
   fi
   if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
-    echo "No container engine: installing Debian's docker.io with apt-get..."
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || true
-    apt-get install -y -qq --no-install-recommends docker.io >/dev/null || return 1
+    apt_install docker.io || return 1
   fi
   ip link show docker0 >/dev/null 2>&1 && STATUSDATA_DOCKER0_EXISTED=1
   STATUSDATA_ENGINE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/statusdata-docker-XXXXXX")"
@@ -86,7 +85,7 @@ build_postgres_image() {
   local major="$1" suite="$2" tag="$3" mirror root
   mirror="$(debian_mirror)"
   [ -n "$mirror" ] || { echo "error: no Debian mirror in this machine's apt configuration" >&2; return 1; }
-  command -v debootstrap >/dev/null || apt-get install -y -qq --no-install-recommends debootstrap >/dev/null || return 1
+  command -v debootstrap >/dev/null || apt_install debootstrap || return 1
   root="$(mktemp -d "${TMPDIR:-/tmp}/statusdata-rootfs-XXXXXX")"
   echo "Building $tag: debootstrap $suite from the machine's apt mirror, then postgresql-$major..." >&2
   if ! debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1; then

@@ -28,11 +28,11 @@ public sealed class GrantAppRoleTests
         await ExecuteFormattedAsync(db, "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)", Ct, role, rolePassword);
         try
         {
-            var grant = await CliRunner.RunAsync(["grant-app-role", role, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
+            var grant = await GrantAppRoleAsync(db, role);
             Assert.True(grant.ExitCode == 0, grant.ToString());
             Assert.Contains("GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE", grant.Stdout, StringComparison.Ordinal);
             Assert.Contains("\"sd app \"\"", grant.Stdout, StringComparison.Ordinal); // quoted by quote_ident
-            Assert.DoesNotContain(CliPassword, grant.Stdout + grant.Stderr, StringComparison.Ordinal);
+            CliRunner.AssertDoesNotPrint(CliPassword, grant);
 
             // Exactly the four privileges on the two tables, nothing on version_info.
             Assert.Equal(
@@ -67,7 +67,7 @@ public sealed class GrantAppRoleTests
             Assert.Equal(2L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('users', 'status_updates')", Ct));
 
             // Idempotent: granting again changes nothing and succeeds.
-            var again = await CliRunner.RunAsync(["grant-app-role", role, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
+            var again = await GrantAppRoleAsync(db, role);
             Assert.True(again.ExitCode == 0, again.ToString());
         }
         finally
@@ -83,18 +83,18 @@ public sealed class GrantAppRoleTests
         var role = "sd_group_" + Guid.NewGuid().ToString("N")[..8];
         try
         {
-            var missing = await CliRunner.RunAsync(["grant-app-role", role, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
+            var missing = await GrantAppRoleAsync(db, role);
             Assert.True(missing.ExitCode == 2, missing.ToString());
             Assert.Contains("does not exist", missing.Stderr, StringComparison.Ordinal);
             Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_roles WHERE rolname = $1", Ct, role));
 
             var superuser = new NpgsqlConnectionStringBuilder(db.ConnectionString).Username!;
-            var refused = await CliRunner.RunAsync(["grant-app-role", superuser, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
+            var refused = await GrantAppRoleAsync(db, superuser);
             Assert.True(refused.ExitCode == 3, refused.ToString());
             Assert.Contains("superuser", refused.Stderr, StringComparison.Ordinal);
-            Assert.DoesNotContain(CliPassword, refused.Stdout + refused.Stderr, StringComparison.Ordinal);
+            CliRunner.AssertDoesNotPrint(CliPassword, refused);
 
-            var created = await CliRunner.RunAsync(["grant-app-role", role, "--create", "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
+            var created = await GrantAppRoleAsync(db, role, "--create");
             Assert.True(created.ExitCode == 0, created.ToString());
             Assert.Contains("CREATE ROLE " + role + " NOLOGIN", created.Stdout, StringComparison.Ordinal);
 
@@ -140,7 +140,7 @@ public sealed class GrantAppRoleTests
                 Assert.Contains("Nothing was changed", cli.Stderr, StringComparison.Ordinal);
                 Assert.Empty(cli.Stdout);
                 Assert.DoesNotContain("   at ", cli.Stderr, StringComparison.Ordinal);
-                Assert.DoesNotContain(CliPassword, cli.Stdout + cli.Stderr, StringComparison.Ordinal);
+                CliRunner.AssertDoesNotPrint(CliPassword, cli);
                 await transaction.RollbackAsync(Ct);
             }
 
@@ -209,6 +209,10 @@ public sealed class GrantAppRoleTests
             await ExecuteFormattedAsync(db, "SELECT format('DROP ROLE %I', $1::text)", ct, role);
         }
     }
+
+    /// <summary>Runs <c>grant-app-role</c> with the arguments, connected as the test server's superuser (with a password, which must not be printed).</summary>
+    private static Task<ProcessResult> GrantAppRoleAsync(TestDb db, params string[] arguments) =>
+        CliRunner.RunAsync(["grant-app-role", .. arguments, "--connection", WithPassword(db.ConnectionString)], timeout: CliTimeout, cancellationToken: Ct);
 
     private static string WithPassword(string connectionString) =>
         new NpgsqlConnectionStringBuilder(connectionString) { Password = CliPassword }.ConnectionString;

@@ -6,9 +6,8 @@ public sealed class SafetyCheckTests
     [Fact]
     public async Task UpRefusesADatabaseAheadOfTheCode()
     {
-        await using var db = await TestDb.CreateMigratedAsync("ahead", Ct);
+        await using var db = await AheadOfTheCodeAsync("ahead");
         var runner = db.Runner();
-        await db.ExecuteAsync("INSERT INTO version_info (version, applied_on, description, checksum) VALUES (203001010000, now(), 'from a newer build', repeat('a', 64))", Ct);
         var before = await db.SnapshotAsync(Ct);
 
         var e = await Assert.ThrowsAsync<MigrationException>(() => runner.UpAsync(cancellationToken: Ct));
@@ -34,9 +33,8 @@ public sealed class SafetyCheckTests
     [Fact]
     public async Task DownRefusesToRevertAVersionTheCodeDoesNotKnow()
     {
-        await using var db = await TestDb.CreateMigratedAsync("aheaddown", Ct);
+        await using var db = await AheadOfTheCodeAsync("aheaddown");
         var runner = db.Runner();
-        await db.ExecuteAsync("INSERT INTO version_info (version, applied_on, description, checksum) VALUES (203001010000, now(), 'from a newer build', repeat('a', 64))", Ct);
         var before = await db.SnapshotAsync(Ct);
 
         var e = await Assert.ThrowsAsync<MigrationException>(() => runner.DownAsync(0, Ct));
@@ -92,5 +90,13 @@ public sealed class SafetyCheckTests
         var cliAllowed = await CliRunner.RunAsync(["up", "--allow-drift"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
         Assert.True(cliAllowed.ExitCode == 0, cliAllowed.ToString());
         Assert.Contains("nothing to do; database is at version 202611220900", cliAllowed.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>A migrated database that also records 203001010000, applied by a newer build.</summary>
+    private static async Task<TestDb> AheadOfTheCodeAsync(string hint)
+    {
+        var db = await TestDb.CreateMigratedAsync(hint, Ct);
+        await db.ExecuteAsync("INSERT INTO version_info (version, applied_on, description, checksum) VALUES (203001010000, now(), 'from a newer build', repeat('a', 64))", Ct);
+        return db;
     }
 }
