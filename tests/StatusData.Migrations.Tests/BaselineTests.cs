@@ -10,7 +10,7 @@ public sealed class BaselineTests
     [Fact]
     public async Task UpRefusesADatabaseAlembicCreatedAndChangesNothing()
     {
-        await using var db = await AlembicDatabaseAsync("alembicup", AlembicSql, Ct);
+        await using var db = await AlembicDatabaseAsync("alembicup", AlembicSql);
         var before = await db.SnapshotAsync(Ct);
 
         var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().UpAsync(cancellationToken: Ct));
@@ -25,7 +25,7 @@ public sealed class BaselineTests
     [Fact]
     public async Task BaselineAdoptsTheAlembicSchemaAndUpThenAppliesOnlyTheKeysetIndexes()
     {
-        await using var db = await AlembicDatabaseAsync("alembicbaseline", AlembicSql, Ct);
+        await using var db = await AlembicDatabaseAsync("alembicbaseline", AlembicSql);
         var runner = db.Runner();
 
         await runner.BaselineAsync(Known.Initial, Ct);
@@ -56,7 +56,7 @@ public sealed class BaselineTests
     [InlineData("REFERENCES users (id)", "REFERENCES users (id) ON DELETE CASCADE", "unexpected: constraint status_updates.status_updates_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE")]
     public async Task BaselineRefusesASchemaThatDiffersFromTheMigrations(string from, string to, params string[] differences)
     {
-        await using var db = await AlembicDatabaseAsync("baselinediffers", Replace(AlembicSql, from, to), Ct);
+        await using var db = await AlembicDatabaseAsync("baselinediffers", Replace(AlembicSql, from, to));
 
         var e = await Assert.ThrowsAsync<MigrationException>(() => db.Runner().BaselineAsync(Known.Initial, Ct));
         var cli = await CliRunner.RunAsync(["baseline", "202602282200"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
@@ -90,7 +90,7 @@ public sealed class BaselineTests
     [Fact]
     public async Task CliBaselineAdoptsTheAlembicDatabase()
     {
-        await using var db = await AlembicDatabaseAsync("clibaseline", AlembicSql, Ct);
+        await using var db = await AlembicDatabaseAsync("clibaseline", AlembicSql);
 
         var refused = await CliRunner.RunAsync(["up"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
         var baseline = await CliRunner.RunAsync(["baseline", "202602282200"], CliRunner.WithConnection(db.ConnectionString), cancellationToken: Ct);
@@ -101,10 +101,10 @@ public sealed class BaselineTests
         Assert.Equal([(Known.Initial, Known.InitialDescription)], await db.VersionsAsync(Ct));
     }
 
-    private static async Task<TestDb> AlembicDatabaseAsync(string hint, string ddl, CancellationToken ct)
+    private static async Task<TestDb> AlembicDatabaseAsync(string hint, string ddl)
     {
-        var db = await TestDb.CreateEmptyAsync(hint, ct);
-        await db.ExecuteAsync(ddl, ct);
+        var db = await TestDb.CreateEmptyAsync(hint, Ct);
+        await db.ExecuteAsync(ddl, Ct);
         return db;
     }
 

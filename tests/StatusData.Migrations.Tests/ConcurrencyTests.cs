@@ -13,7 +13,7 @@ public sealed class ConcurrencyTests
     public async Task FourRunnersStartedAtOnceApplyEachMigrationExactlyOnce()
     {
         await using var db = await TestDb.CreateEmptyAsync("concurrentapi", Ct);
-        var results = await RunConcurrentlyAsync(db.ConnectionString, Ct);
+        var results = await RunConcurrentlyAsync(db.ConnectionString);
 
         Assert.All(results, r => Assert.Equal(Known.KeysetIndexes, r.CurrentVersion));
         var applied = results.SelectMany(r => r.Steps).Select(s => (s.Version, s.Direction)).Order().ToList();
@@ -33,7 +33,7 @@ public sealed class ConcurrencyTests
         var database = new NpgsqlConnectionStringBuilder(db.ConnectionString).Database!;
         await db.ExecuteAsync($"ALTER DATABASE \"{database}\" SET default_transaction_isolation = 'serializable'", Ct);
 
-        var results = await RunConcurrentlyAsync(db.ConnectionString, Ct);
+        var results = await RunConcurrentlyAsync(db.ConnectionString);
 
         await using (var fresh = new NpgsqlConnection(db.ConnectionString + ";Pooling=false"))
         {
@@ -47,7 +47,7 @@ public sealed class ConcurrencyTests
         Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
     }
 
-    private static async Task<MigrationResult[]> RunConcurrentlyAsync(string connectionString, CancellationToken ct)
+    private static async Task<MigrationResult[]> RunConcurrentlyAsync(string connectionString)
     {
         // Every runner waits at the gate; the last one to arrive opens it.
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -62,9 +62,9 @@ public sealed class ConcurrencyTests
                 }
 
                 await gate.Task;
-                return await runner.UpAsync(cancellationToken: ct);
+                return await runner.UpAsync(cancellationToken: Ct);
             },
-            ct)).ToList();
+            Ct)).ToList();
         return await Task.WhenAll(tasks);
     }
 }
@@ -103,7 +103,7 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
             await db.Runner().UpAsync(Known.Initial, Ct);
         }
 
-        var results = await RunAtOnceAsync(["up"], Target(db, throughPgBouncer), Ct);
+        var results = await RunAtOnceAsync(["up"], Target(db, throughPgBouncer));
 
         Assert.All(results, r => Assert.Contains("database is at version 202611220900", r.Stdout, StringComparison.Ordinal));
         long[] expected = halfMigrated ? [Known.KeysetIndexes] : [Known.Initial, Known.KeysetIndexes];
@@ -120,7 +120,7 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
         await using var db = await TestDb.CreateEmptyAsync("concurrentdown", Ct);
         await db.Runner().UpAsync(cancellationToken: Ct);
 
-        var results = await RunAtOnceAsync(["down", "--to", "0"], Target(db, throughPgBouncer), Ct);
+        var results = await RunAtOnceAsync(["down", "--to", "0"], Target(db, throughPgBouncer));
 
         Assert.All(results, r => Assert.Contains("database is at version 0", r.Stdout, StringComparison.Ordinal));
         Assert.Equal([Known.Initial, Known.KeysetIndexes], results.SelectMany(r => StepLines(r, "reverted")).Order());
@@ -152,7 +152,7 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
             ? _bouncer!.ConnectionStringFor(new NpgsqlConnectionStringBuilder(db.ConnectionString).Database!)
             : db.ConnectionString;
 
-    private static async Task<List<ProcessResult>> RunAtOnceAsync(string[] arguments, string connectionString, CancellationToken ct)
+    private static async Task<List<ProcessResult>> RunAtOnceAsync(string[] arguments, string connectionString)
     {
         // Started back to back, before any is awaited: they reach the database within the same moment.
         var processes = Enumerable.Range(0, Processes)
@@ -163,7 +163,7 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
         {
             using (process)
             {
-                results.Add(await process.WaitAsync(TimeSpan.FromSeconds(120), ct));
+                results.Add(await process.WaitAsync(TimeSpan.FromSeconds(120), Ct));
             }
         }
 

@@ -25,7 +25,7 @@ public sealed class GrantAppRoleTests
         await using var db = await TestDb.CreateMigratedAsync("leastprivilege", Ct);
         var role = $"sd app \"{Guid.NewGuid().ToString("N")[..8]}\"; DROP TABLE users; --";
         var rolePassword = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-        await ExecuteFormattedAsync(db, "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)", Ct, role, rolePassword);
+        await ExecuteFormattedAsync(db, "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)", role, rolePassword);
         try
         {
             var grant = await GrantAppRoleAsync(db, role);
@@ -42,7 +42,7 @@ public sealed class GrantAppRoleTests
             var asRole = new NpgsqlConnectionStringBuilder(db.ConnectionString) { Username = role, Password = rolePassword, Pooling = true };
             await using (var dataSource = NpgsqlDataSource.Create(asRole.ConnectionString))
             {
-                await RunTheWholeSurfaceAsync(new StatusDatabase(dataSource), Ct);
+                await RunTheWholeSurfaceAsync(new StatusDatabase(dataSource));
 
                 foreach (var forbidden in new[]
                 {
@@ -72,7 +72,7 @@ public sealed class GrantAppRoleTests
         }
         finally
         {
-            await DropRoleAsync(db, role, Ct);
+            await DropRoleAsync(db, role);
         }
     }
 
@@ -104,7 +104,7 @@ public sealed class GrantAppRoleTests
         }
         finally
         {
-            await DropRoleAsync(db, role, Ct);
+            await DropRoleAsync(db, role);
         }
     }
 
@@ -156,57 +156,57 @@ public sealed class GrantAppRoleTests
         }
         finally
         {
-            await DropRoleAsync(db, role, Ct);
-            await DropRoleAsync(db, other, Ct);
+            await DropRoleAsync(db, role);
+            await DropRoleAsync(db, other);
         }
     }
 
-    private static async Task RunTheWholeSurfaceAsync(StatusDatabase db, CancellationToken ct)
+    private static async Task RunTheWholeSurfaceAsync(StatusDatabase db)
     {
         var name = UniqueName("app");
-        var user = await db.Users.CreateAsync(name, "App", Email(name), "hash", null, ct);
-        user = await db.Users.UpdateProfileAsync(user.Id, "App Renamed", Email(UniqueName("user")), "https://example.com/a.png", ct);
-        await db.Users.SetPasswordHashAsync(user.Id, "new hash", ct);
-        Assert.NotNull(await db.Users.GetByUsernameAsync(name, ct));
-        Assert.NotNull(await db.Users.GetByEmailAsync(user.Email, ct));
-        var posted = await db.StatusUpdates.PostAsync(user.Id, "as the app role", "general", 5, null, ct);
+        var user = await db.Users.CreateAsync(name, "App", Email(name), "hash", null, Ct);
+        user = await db.Users.UpdateProfileAsync(user.Id, "App Renamed", Email(UniqueName("user")), "https://example.com/a.png", Ct);
+        await db.Users.SetPasswordHashAsync(user.Id, "new hash", Ct);
+        Assert.NotNull(await db.Users.GetByUsernameAsync(name, Ct));
+        Assert.NotNull(await db.Users.GetByEmailAsync(user.Email, Ct));
+        var posted = await db.StatusUpdates.PostAsync(user.Id, "as the app role", "general", 5, null, Ct);
         Assert.Equal(2, await db.StatusUpdates.ImportAsync(
             [
                 new StatusUpdate(Guid.CreateVersion7(), user.Id, "imported 1", "general", DateTime.UtcNow),
                 new StatusUpdate(Guid.CreateVersion7(), user.Id, "imported 2", "general", DateTime.UtcNow),
             ],
-            ct));
-        Assert.Equal(3, (await db.StatusUpdates.GetFeedAsync(10, null, ct)).Items.Count);
-        Assert.Equal(3, (await db.StatusUpdates.ListByUserAsync(user.Id, 10, null, ct)).Items.Count);
-        Assert.Equal(3, (await db.StatusUpdates.ListByCategoryAsync("general", 10, null, ct)).Items.Count);
-        Assert.Equal(posted, await db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, ct));
-        Assert.Equal(3, (await db.Users.GetWithStatusUpdatesAsync(user.Id, ct))!.StatusUpdates.Count);
-        Assert.Single(await db.Users.GetLeaderboardAsync(10, ct));
-        Assert.Single((await db.Users.ListAsync(10, null, ct)).Items);
-        Assert.True(await db.StatusUpdates.DeleteAsync(posted.StatusUpdate.Id, ct));
-        var transaction = await db.BeginTransactionAsync(ct);
+            Ct));
+        Assert.Equal(3, (await db.StatusUpdates.GetFeedAsync(10, null, Ct)).Items.Count);
+        Assert.Equal(3, (await db.StatusUpdates.ListByUserAsync(user.Id, 10, null, Ct)).Items.Count);
+        Assert.Equal(3, (await db.StatusUpdates.ListByCategoryAsync("general", 10, null, Ct)).Items.Count);
+        Assert.Equal(posted, await db.StatusUpdates.GetByIdAsync(posted.StatusUpdate.Id, Ct));
+        Assert.Equal(3, (await db.Users.GetWithStatusUpdatesAsync(user.Id, Ct))!.StatusUpdates.Count);
+        Assert.Single(await db.Users.GetLeaderboardAsync(10, Ct));
+        Assert.Single((await db.Users.ListAsync(10, null, Ct)).Items);
+        Assert.True(await db.StatusUpdates.DeleteAsync(posted.StatusUpdate.Id, Ct));
+        var transaction = await db.BeginTransactionAsync(Ct);
         await using (transaction)
         {
-            await transaction.StatusUpdates.PostAsync(user.Id, "in a transaction", "general", 1, null, ct);
-            await transaction.CommitAsync(ct);
+            await transaction.StatusUpdates.PostAsync(user.Id, "in a transaction", "general", 1, null, Ct);
+            await transaction.CommitAsync(Ct);
         }
 
-        Assert.True(await db.Users.DeleteAsync(user.Id, ct));
-        Assert.Null(await db.Users.GetByIdAsync(user.Id, ct));
+        Assert.True(await db.Users.DeleteAsync(user.Id, Ct));
+        Assert.Null(await db.Users.GetByIdAsync(user.Id, Ct));
     }
 
-    private static async Task ExecuteFormattedAsync(TestDb db, string formatSql, CancellationToken ct, params object[] args)
+    private static async Task ExecuteFormattedAsync(TestDb db, string formatSql, params object[] args)
     {
-        var statement = await db.ScalarAsync<string>(formatSql, ct, args);
-        await db.ExecuteAsync(statement, ct);
+        var statement = await db.ScalarAsync<string>(formatSql, Ct, args);
+        await db.ExecuteAsync(statement, Ct);
     }
 
-    private static async Task DropRoleAsync(TestDb db, string role, CancellationToken ct)
+    private static async Task DropRoleAsync(TestDb db, string role)
     {
-        if (await db.ScalarAsync<long>("SELECT count(*) FROM pg_roles WHERE rolname = $1", ct, role) == 1)
+        if (await db.ScalarAsync<long>("SELECT count(*) FROM pg_roles WHERE rolname = $1", Ct, role) == 1)
         {
-            await ExecuteFormattedAsync(db, "SELECT format('DROP OWNED BY %I', $1::text)", ct, role);
-            await ExecuteFormattedAsync(db, "SELECT format('DROP ROLE %I', $1::text)", ct, role);
+            await ExecuteFormattedAsync(db, "SELECT format('DROP OWNED BY %I', $1::text)", Ct, role);
+            await ExecuteFormattedAsync(db, "SELECT format('DROP ROLE %I', $1::text)", Ct, role);
         }
     }
 

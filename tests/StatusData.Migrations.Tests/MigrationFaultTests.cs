@@ -23,10 +23,10 @@ public sealed class MigrationFaultTests
     {
         await using var db = await TestDb.CreateMigratedAsync("clikill", Ct);
         var database = new NpgsqlConnectionStringBuilder(db.ConnectionString).Database!;
-        var versionsBefore = await VersionsAsync(db, Ct);
+        var versionsBefore = await VersionsAsync(db);
 
         using var running = CliRunner.Start(UpArguments(db.ConnectionString, lockTimeoutSeconds: null, $"-c {SlowTestMigration.SleepSetting}=600"));
-        var sleeper = await WaitForSleepingCliAsync(db, database, Ct);
+        var sleeper = await WaitForSleepingCliAsync(db, database);
 
         // The migration's CREATE TABLE has run, uncommitted, and the CLI sleeps inside the migration's transaction.
         var cli = await running.KillAsync(Ct);
@@ -34,7 +34,7 @@ public sealed class MigrationFaultTests
         Assert.DoesNotContain("applied", cli.Stdout, StringComparison.Ordinal);
 
         // The database is still at the previous version: no table, no version row.
-        Assert.Equal(versionsBefore, await VersionsAsync(db, Ct));
+        Assert.Equal(versionsBefore, await VersionsAsync(db));
         Assert.False(await db.TableExistsAsync(SlowTestMigration.Table, Ct), "the killed migration's table is visible");
 
         // The run's lock connection was idle in its transaction: its backend saw the closed socket and ended,
@@ -46,7 +46,7 @@ public sealed class MigrationFaultTests
         Assert.Contains($"Migration {SlowVersion} (reliability test: slow migration) failed going up: 55P03", blocked.Stderr, StringComparison.Ordinal);
         CliRunner.AssertDoesNotPrint(Password, blocked);
 
-        Assert.Equal(versionsBefore, await VersionsAsync(db, Ct));
+        Assert.Equal(versionsBefore, await VersionsAsync(db));
 
         // The server rolls the orphan back once it is terminated (as it would on noticing the dead socket).
         Assert.True(await db.ScalarAsync<bool>("SELECT pg_terminate_backend($1, 20000)", Ct, sleeper), $"backend {sleeper} was not terminated");
@@ -54,7 +54,7 @@ public sealed class MigrationFaultTests
         Assert.True(rerun.ExitCode == 0, rerun.ToString());
         Assert.Matches($@"applied\s+{SlowVersion}", rerun.Stdout);
         Assert.Contains($"database is at version {SlowVersion}", rerun.Stdout, StringComparison.Ordinal);
-        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db, Ct));
+        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db));
         Assert.True(await db.TableExistsAsync(SlowTestMigration.Table, Ct));
         CliRunner.AssertDoesNotPrint(Password, cli);
         CliRunner.AssertDoesNotPrint(Password, rerun);
@@ -64,7 +64,7 @@ public sealed class MigrationFaultTests
     public async Task WithTheMigrationLockHeldElsewhereUpExitsWithFourAfterTheLockTimeoutAndChangesNothing()
     {
         await using var db = await TestDb.CreateMigratedAsync("clilock", Ct);
-        var versionsBefore = await VersionsAsync(db, Ct);
+        var versionsBefore = await VersionsAsync(db);
 
         await using (var holder = await MigrationLock.HoldAsync(db.ConnectionString, "lock-holder", Ct))
         {
@@ -76,14 +76,14 @@ public sealed class MigrationFaultTests
             Assert.Contains("Nothing was changed", cli.Stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("applied", cli.Stdout, StringComparison.Ordinal);
             CliRunner.AssertDoesNotPrint(Password, cli);
-            Assert.Equal(versionsBefore, await VersionsAsync(db, Ct));
+            Assert.Equal(versionsBefore, await VersionsAsync(db));
             Assert.False(await db.TableExistsAsync(SlowTestMigration.Table, Ct));
         }
 
         // Released (the holder's session ended): the same command goes through.
         var rerun = await CliRunner.RunAsync(UpArguments(db.ConnectionString, lockTimeoutSeconds: 2, null), timeout: CliTimeout, cancellationToken: Ct);
         Assert.True(rerun.ExitCode == 0, rerun.ToString());
-        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db, Ct));
+        Assert.Equal([.. versionsBefore, SlowVersion], await VersionsAsync(db));
     }
 
     private static List<string> UpArguments(string connectionString, int? lockTimeoutSeconds, string? options)
@@ -103,17 +103,17 @@ public sealed class MigrationFaultTests
         return arguments;
     }
 
-    private static async Task<List<long>> VersionsAsync(TestDb db, CancellationToken ct) =>
-        (await db.VersionRowsAsync(ct)).Select(r => r.Version).ToList();
+    private static async Task<List<long>> VersionsAsync(TestDb db) =>
+        (await db.VersionRowsAsync(Ct)).Select(r => r.Version).ToList();
 
     /// <summary>Waits (up to a generous minute) until the CLI's backend sleeps in pg_sleep, and returns its pid.</summary>
-    private static async Task<int> WaitForSleepingCliAsync(TestDb db, string database, CancellationToken ct)
+    private static async Task<int> WaitForSleepingCliAsync(TestDb db, string database)
     {
         const string sql = "SELECT pid FROM pg_stat_activity WHERE application_name = 'statusdata-migrate' AND datname = $1 AND wait_event = 'PgSleep' LIMIT 1";
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            if (await db.ScalarAsync<int?>(sql, ct, database) is { } pid)
+            if (await db.ScalarAsync<int?>(sql, Ct, database) is { } pid)
             {
                 return pid;
             }
@@ -123,7 +123,7 @@ public sealed class MigrationFaultTests
                 throw new TimeoutException($"No backend matched within 60 s: {sql} [{database}]");
             }
 
-            await Task.Delay(25, ct);
+            await Task.Delay(25, Ct);
         }
     }
 }

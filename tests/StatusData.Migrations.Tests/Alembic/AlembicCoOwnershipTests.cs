@@ -21,7 +21,7 @@ public sealed class AlembicCoOwnershipTests
         var alembicCatalog = await alembic.SnapshotAsync(Ct);
         Assert.Equal(alembicCatalog, WithoutVersionInfo(await ours.SnapshotAsync(Ct)));
         Assert.Contains("public.users ConstraintFact { Name = users_email_key, Type = u, Columns = email, References = , OnDelete = , OnUpdate = , Deferrable = False }", alembicCatalog);
-        Assert.Equal("a1b2c3d4e5f6", await AlembicRowsAsync(ours, Ct));
+        Assert.Equal("a1b2c3d4e5f6", await AlembicRowsAsync(ours));
     }
 
     [Fact]
@@ -43,7 +43,7 @@ public sealed class AlembicCoOwnershipTests
 
         Assert.Contains("Running downgrade a1b2c3d4e5f6 -> , initial users and status_updates", downgrade.Stderr, StringComparison.Ordinal);
         Assert.False(await db.TableExistsAsync("public.users", Ct));
-        Assert.Equal(string.Empty, await AlembicRowsAsync(db, Ct));
+        Assert.Equal(string.Empty, await AlembicRowsAsync(db));
     }
 
     [Fact]
@@ -179,8 +179,8 @@ public sealed class AlembicCoOwnershipTests
     private static List<string> WithoutVersionInfo(IEnumerable<string> snapshot) =>
         snapshot.Where(line => !line.Contains("public.version_info", StringComparison.Ordinal)).ToList();
 
-    private static Task<string> AlembicRowsAsync(TestDb db, CancellationToken ct) =>
-        db.ScalarAsync<string>("SELECT coalesce(string_agg(version_num, ','), '') FROM alembic_version", ct);
+    private static Task<string> AlembicRowsAsync(TestDb db) =>
+        db.ScalarAsync<string>("SELECT coalesce(string_agg(version_num, ','), '') FROM alembic_version", Ct);
 
     private static async Task<ProcessResult> Succeeds(Task<ProcessResult> run)
     {

@@ -12,7 +12,7 @@ public sealed class OrmInteropTests
     [Fact]
     public async Task TheOrmReadsWhatTheLibraryWroteWithItsLoadingStrategiesAndUtcAwareTimes()
     {
-        await using var db = await MigratedAsync("ormreads", Ct);
+        await using var db = await MigratedAsync("ormreads");
         var library = new StatusDatabase(db.DataSource);
         var user = await library.Users.CreateAsync("zoe", "Zoë Ünal 🌻", "zoe@example.com", "hash", cancellationToken: Ct);
         var first = await library.StatusUpdates.PostAsync(user.Id, "Grüße aus Köln — 你好 🎉", "travel", xpAward: 10, cancellationToken: Ct);
@@ -38,7 +38,7 @@ public sealed class OrmInteropTests
     [Fact]
     public async Task TheLibraryReadsWhatTheOrmWroteAndContinuesItsStreak()
     {
-        await using var db = await MigratedAsync("libraryreads", Ct);
+        await using var db = await MigratedAsync("libraryreads");
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         var written = await PythonApp.OrmAsync(db.ConnectionString, "create-user", "py_user", today.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "3");
         var id = Guid.Parse(written.GetProperty("id").GetString()!);
@@ -60,7 +60,7 @@ public sealed class OrmInteropTests
     [Fact]
     public async Task AnOrmCascadeDeleteOfALibraryWrittenUserLeavesNoOrphans()
     {
-        await using var db = await MigratedAsync("ormdeletes", Ct);
+        await using var db = await MigratedAsync("ormdeletes");
         var library = new StatusDatabase(db.DataSource);
         var user = await library.Users.CreateAsync("doomed", "Doomed", "doomed@example.com", "hash", cancellationToken: Ct);
         var other = await library.Users.CreateAsync("stays", "Stays", "stays@example.com", "hash", cancellationToken: Ct);
@@ -78,7 +78,7 @@ public sealed class OrmInteropTests
     [Fact]
     public async Task DeleteAsyncOfAnOrmWrittenUserLeavesNoOrphans()
     {
-        await using var db = await MigratedAsync("librarydeletes", Ct);
+        await using var db = await MigratedAsync("librarydeletes");
         var written = await PythonApp.OrmAsync(db.ConnectionString, "create-user", "py_doomed", "2026-01-01", "1");
         var id = Guid.Parse(written.GetProperty("id").GetString()!);
 
@@ -88,10 +88,10 @@ public sealed class OrmInteropTests
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM status_updates", Ct));
     }
 
-    private static async Task<TestDb> MigratedAsync(string hint, CancellationToken ct)
+    private static async Task<TestDb> MigratedAsync(string hint)
     {
-        var db = await TestDb.CreateEmptyAsync(hint, ct);
-        await db.Runner().UpAsync(cancellationToken: ct);
+        var db = await TestDb.CreateEmptyAsync(hint, Ct);
+        await db.Runner().UpAsync(cancellationToken: Ct);
         return db;
     }
 
