@@ -205,8 +205,8 @@ public sealed class GrantAppRoleTests
     {
         if (await db.ScalarAsync<long>("SELECT count(*) FROM pg_roles WHERE rolname = $1", Ct, role) == 1)
         {
-            await ExecuteFormattedAsync(db, "SELECT format('DROP OWNED BY %I', $1::text)", Ct, role);
-            await ExecuteFormattedAsync(db, "SELECT format('DROP ROLE %I', $1::text)", Ct, role);
+            await ExecuteFormattedAsync(db, "SELECT format('DROP OWNED BY %I', $1::text)", role);
+            await ExecuteFormattedAsync(db, "SELECT format('DROP ROLE %I', $1::text)", role);
         }
     }
 
