@@ -24,6 +24,27 @@ internal static class CommandRunner
         Recursive = true,
     };
 
+    public static readonly Option<int> LockTimeoutOption = new("--lock-timeout")
+    {
+        Description = "Seconds to wait for the migration lock and for table locks (grant-app-role: for each lock) before giving up.",
+        DefaultValueFactory = _ => 60,
+        Recursive = true,
+    };
+
+    /// <summary>The --lock-timeout of every command that waits for locks (all but <c>script --from</c>).</summary>
+    public static TimeSpan LockTimeout(ParseResult result)
+    {
+        var seconds = result.GetValue(LockTimeoutOption);
+        if (seconds <= 0 || TimeSpan.FromSeconds(seconds) > StatusDataMigrator.MaxLockTimeout)
+        {
+            throw new MigrationException(
+                MigrationFailure.InvalidRequest,
+                string.Create(CultureInfo.InvariantCulture, $"--lock-timeout must be a positive number of seconds, at most {(long)StatusDataMigrator.MaxLockTimeout.TotalSeconds}."));
+        }
+
+        return TimeSpan.FromSeconds(seconds);
+    }
+
     /// <summary>Runs a command against the database that --connection or STATUSDATA_CONNECTION names.</summary>
     public static Task<int> RunAsync(ParseResult result, Func<Target, Task<int>> action, CancellationToken cancellationToken) =>
         RunCoreAsync(result, target => action(target!), cancellationToken);

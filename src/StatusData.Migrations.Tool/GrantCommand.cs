@@ -19,7 +19,7 @@ internal static class GrantCommand
         command.SetAction((result, ct) => CommandRunner.RunAsync(result, async target =>
         {
             await using var dataSource = NpgsqlDataSource.Create(target.ConnectionString);
-            var granted = await ApplicationRole.GrantAsync(dataSource, result.GetValue(role)!, result.GetValue(create), ct);
+            var granted = await ApplicationRole.GrantAsync(dataSource, result.GetValue(role)!, result.GetValue(create), CommandRunner.LockTimeout(result), ct);
             foreach (var statement in granted.Statements)
             {
                 await Console.Out.WriteLineAsync(statement + ";");

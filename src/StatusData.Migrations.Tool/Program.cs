@@ -11,18 +11,11 @@ namespace StatusData.Migrations.Cli;
 /// </summary>
 internal static class Program
 {
-    private static readonly Option<int> LockTimeoutOption = new("--lock-timeout")
-    {
-        Description = "Seconds to wait for the migration lock (and table locks) before giving up.",
-        DefaultValueFactory = _ => 60,
-        Recursive = true,
-    };
-
     public static async Task<int> Main(string[] args)
     {
         var root = new RootCommand("Applies, reverts and inspects StatusData schema migrations.");
         root.Options.Add(CommandRunner.ConnectionOption);
-        root.Options.Add(LockTimeoutOption);
+        root.Options.Add(CommandRunner.LockTimeoutOption);
         root.Options.Add(ExtraMigrations.Option);
 
         var upTo = new Option<long?>("--to") { Description = "Last version to apply (default: the latest)." };
@@ -145,18 +138,8 @@ internal static class Program
     private static Task<int> WithRunnerAsync(ParseResult result, bool allowDrift, Func<StatusDataMigrator, Task<int>> action, CancellationToken cancellationToken) =>
         CommandRunner.RunAsync(result, target => action(new StatusDataMigrator(target.ConnectionString, Options(result, allowDrift), new StderrLogger(target.Password))), cancellationToken);
 
-    private static StatusDataMigratorOptions Options(ParseResult result, bool allowDrift)
-    {
-        var seconds = result.GetValue(LockTimeoutOption);
-        if (seconds <= 0 || TimeSpan.FromSeconds(seconds) > StatusDataMigrator.MaxLockTimeout)
-        {
-            throw new MigrationException(
-                MigrationFailure.InvalidRequest,
-                string.Create(CultureInfo.InvariantCulture, $"--lock-timeout must be a positive number of seconds, at most {(long)StatusDataMigrator.MaxLockTimeout.TotalSeconds}."));
-        }
-
-        return ExtraMigrations.Apply(result, new StatusDataMigratorOptions { LockTimeout = TimeSpan.FromSeconds(seconds), AllowChecksumMismatch = allowDrift });
-    }
+    private static StatusDataMigratorOptions Options(ParseResult result, bool allowDrift) =>
+        ExtraMigrations.Apply(result, new StatusDataMigratorOptions { LockTimeout = CommandRunner.LockTimeout(result), AllowChecksumMismatch = allowDrift });
 
     private static class StatusFormat
     {

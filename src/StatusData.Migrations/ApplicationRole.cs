@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using Npgsql;
+using StatusData.Migrations.Internal;
 
 namespace StatusData.Migrations;
 
@@ -38,21 +39,33 @@ public static class ApplicationRole
     /// of their own that are members of it (<c>CREATE ROLE app_login LOGIN PASSWORD '…' IN ROLE …</c>).
     /// Passwords never go through this API or the command line.
     /// </param>
+    /// <param name="lockTimeout">
+    /// How long each statement may wait for a lock (<c>SET LOCAL lock_timeout</c>), e.g. behind another
+    /// transaction's uncommitted GRANT on the same table; <see langword="null"/> keeps the session's own
+    /// <c>lock_timeout</c>, which by default waits for ever.
+    /// </param>
     /// <param name="cancellationToken">Cancels the call; the transaction then rolls back.</param>
     /// <returns>What was run.</returns>
     /// <exception cref="MigrationException">
     /// The role does not exist (<see cref="MigrationFailure.InvalidRequest"/>); the role is a superuser or
     /// owns a table, so least privilege is impossible (<see cref="MigrationFailure.Refused"/>); or the
     /// database refused a statement, e.g. the tables do not exist yet (<see cref="MigrationFailure.MigrationFailed"/>);
-    /// or a wait for a lock outlasted the session's <c>lock_timeout</c> (<see cref="MigrationFailure.LockTimeout"/>).
+    /// or a wait for a lock outlasted <paramref name="lockTimeout"/> or the session's <c>lock_timeout</c> (<see cref="MigrationFailure.LockTimeout"/>).
     /// </exception>
-    public static async Task<ApplicationRoleResult> GrantAsync(NpgsqlDataSource dataSource, string role, bool createIfMissing = false, CancellationToken cancellationToken = default)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lockTimeout"/> is not positive, or longer than PostgreSQL's lock_timeout takes (<see cref="StatusDataMigrator.MaxLockTimeout"/>).</exception>
+    public static async Task<ApplicationRoleResult> GrantAsync(
+        NpgsqlDataSource dataSource, string role, bool createIfMissing = false, TimeSpan? lockTimeout = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentException.ThrowIfNullOrWhiteSpace(role);
         if (role.Contains('\0', StringComparison.Ordinal) || System.Text.Encoding.UTF8.GetByteCount(role) > 63)
         {
             throw new ArgumentException("A role name is at most 63 bytes (UTF-8) and holds no NUL character.", nameof(role));
+        }
+
+        if (lockTimeout is { } timeout)
+        {
+            LockTimeout.Validate(timeout, nameof(lockTimeout));
         }
 
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -64,6 +77,11 @@ public static class ApplicationRole
         var created = false;
         try
         {
+            if (lockTimeout is { } bound)
+            {
+                await QueryAsync(connection, "SELECT set_config('lock_timeout', $1, true)", LockTimeout.Setting(bound), cancellationToken).ConfigureAwait(false);
+            }
+
             var existing = await QueryAsync(connection, "SELECT rolsuper::text FROM pg_roles WHERE rolname = $1", role, cancellationToken).ConfigureAwait(false);
             if (existing.Count == 0)
             {
@@ -118,7 +136,7 @@ public static class ApplicationRole
         }
         catch (PostgresException e)
         {
-            // 55P03: the session's lock_timeout ran out, e.g. behind another transaction's uncommitted GRANT on the same table.
+            // 55P03: lock_timeout ran out, e.g. behind another transaction's uncommitted GRANT on the same table.
             var failure = e.SqlState == PostgresErrorCodes.LockNotAvailable ? MigrationFailure.LockTimeout : MigrationFailure.MigrationFailed;
             throw new MigrationException(failure, $"Granting role \"{role}\" failed: {e.SqlState} {e.MessageText}. Nothing was changed. (Run 'up' first if the tables do not exist; run this as the tables' owner.)", e);
         }
@@ -126,11 +144,11 @@ public static class ApplicationRole
         return new ApplicationRoleResult(role, created, statements, warnings);
     }
 
-    [SuppressMessage("Security", "CA2100:Review SQL queries for security vulnerabilities", Justification = "Every caller passes a const string; the role goes in as a parameter. SqlIsConstantTests follows this parameter to the callers.")]
-    private static async Task<List<string>> QueryAsync(NpgsqlConnection connection, string sql, string role, CancellationToken cancellationToken)
+    [SuppressMessage("Security", "CA2100:Review SQL queries for security vulnerabilities", Justification = "Every caller passes a const string; the role (or setting) goes in as a parameter. SqlIsConstantTests follows this parameter to the callers.")]
+    private static async Task<List<string>> QueryAsync(NpgsqlConnection connection, string sql, string argument, CancellationToken cancellationToken)
     {
         using var command = new NpgsqlCommand(sql, connection);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = role });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = argument });
         using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var values = new List<string>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

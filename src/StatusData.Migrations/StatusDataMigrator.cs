@@ -64,19 +64,14 @@ public sealed partial class StatusDataMigrator
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         _connection = new NpgsqlConnectionStringBuilder(connectionString);
         _options = options ?? new StatusDataMigratorOptions();
-        if (_options.LockTimeout <= TimeSpan.Zero || _options.LockTimeout > MaxLockTimeout)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), _options.LockTimeout, "LockTimeout must be positive and at most 2147483647 ms (about 24.8 days), the most PostgreSQL's lock_timeout accepts.");
-        }
-
-        // Rounded up: a sub-millisecond timeout truncated to 0 would disable the timeout altogether.
-        _lockTimeoutSetting = string.Create(CultureInfo.InvariantCulture, $"{(long)Math.Ceiling(_options.LockTimeout.TotalMilliseconds)}ms");
+        LockTimeout.Validate(_options.LockTimeout, nameof(options));
+        _lockTimeoutSetting = LockTimeout.Setting(_options.LockTimeout);
         _catalog = MigrationCatalog.Create(_options.Migrations ?? Discover(typeof(StatusDataMigrator).Assembly));
         _logger = logger ?? NullLogger.Instance;
     }
 
     /// <summary>The longest <see cref="StatusDataMigratorOptions.LockTimeout"/>: PostgreSQL's lock_timeout is an int of milliseconds.</summary>
-    public static TimeSpan MaxLockTimeout { get; } = TimeSpan.FromMilliseconds(int.MaxValue);
+    public static TimeSpan MaxLockTimeout => LockTimeout.Max;
 
     /// <summary>The newest version this migrator knows.</summary>
     public long LatestVersion => _catalog.LatestVersion;

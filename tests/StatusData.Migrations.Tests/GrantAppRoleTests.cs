@@ -110,8 +110,9 @@ public sealed class GrantAppRoleTests
 
     /// <summary>
     /// Another transaction's uncommitted GRANT on users holds the table's catalog row: the command's
-    /// REVOKE waits for it, as long as the session's lock_timeout allows (here set through the connection
-    /// string's Options, as a role's default would), and then fails as a lock timeout, exit 4, like up.
+    /// REVOKE waits for it at most --lock-timeout, and then fails as a lock timeout, exit 4, like up.
+    /// Through the API without a lockTimeout, the session's own lock_timeout bounds the wait (here set
+    /// through the connection string's Options, as a role's default would).
     /// </summary>
     [Fact]
     public async Task AGrantThatWaitsLongerThanTheLockTimeoutExitsWithFourAndChangesNothing()
@@ -122,7 +123,6 @@ public sealed class GrantAppRoleTests
         await db.ExecuteAsync($"CREATE ROLE {role} NOLOGIN; CREATE ROLE {other} NOLOGIN", Ct);
         try
         {
-            var connection = new NpgsqlConnectionStringBuilder(WithPassword(db.ConnectionString)) { Options = "-c lock_timeout=1000" }.ConnectionString;
             await using (var holder = new NpgsqlConnection(db.ConnectionString + ";Pooling=false"))
             {
                 await holder.OpenAsync(Ct);
@@ -132,7 +132,7 @@ public sealed class GrantAppRoleTests
                     await grant.ExecuteNonQueryAsync(Ct);
                 }
 
-                var cli = await CliRunner.RunAsync(["grant-app-role", role, "--connection", connection], timeout: CliTimeout, cancellationToken: Ct);
+                var cli = await GrantAppRoleAsync(db, role, "--lock-timeout", "1");
 
                 Assert.True(cli.ExitCode == 4, cli.ToString());
                 Assert.Contains("55P03", cli.Stderr, StringComparison.Ordinal);
@@ -141,6 +141,15 @@ public sealed class GrantAppRoleTests
                 Assert.Empty(cli.Stdout);
                 Assert.DoesNotContain("   at ", cli.Stderr, StringComparison.Ordinal);
                 CliRunner.AssertDoesNotPrint(CliPassword, cli);
+
+                var sessionBound = new NpgsqlConnectionStringBuilder(db.ConnectionString) { Options = "-c lock_timeout=1000" }.ConnectionString;
+                await using (var dataSource = NpgsqlDataSource.Create(sessionBound))
+                {
+                    var e = await Assert.ThrowsAsync<MigrationException>(() => ApplicationRole.GrantAsync(dataSource, role, cancellationToken: Ct));
+                    Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
+                    await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => ApplicationRole.GrantAsync(dataSource, role, lockTimeout: TimeSpan.Zero, cancellationToken: Ct));
+                }
+
                 await transaction.RollbackAsync(Ct);
             }
 
