@@ -42,6 +42,7 @@ internal static class Program
         typeof(UserBenchmarks),
         typeof(PostingBenchmarks),
         typeof(FeedBenchmarks),
+        typeof(DeepFeedBenchmarks),
         typeof(RelationBenchmarks),
         typeof(ImportBenchmarks),
         typeof(TracingBenchmarks),
@@ -115,7 +116,8 @@ internal static class Program
                 .AddJob(job)
                 .AddDiagnoser(MemoryDiagnoser.Default)
                 .AddColumn(CategoriesColumn.Default)
-                .AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)
+                .AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByCategory)
+                .WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(40))
                 .WithArtifactsPath(Path.Combine(root, "BenchmarkDotNet.Artifacts"));
             if (filter is not null)
             {
@@ -161,7 +163,7 @@ internal static class Program
             Console.WriteLine($"wrote {partial}");
         }
 
-        var failed = rows.Where(r => r.MedianNs is null && !roundTripsOnly).Select(r => r.Method).ToList();
+        var failed = rows.Where(r => r.MedianNs is null && !roundTripsOnly).Select(r => $"{r.Method} [{r.Contender}]").ToList();
         if (failed.Count > 0)
         {
             await Console.Error.WriteLineAsync("benchmarks that failed: " + string.Join(", ", failed));
@@ -172,7 +174,7 @@ internal static class Program
     }
 
     private static bool Matches(string glob, System.Reflection.MethodInfo method) =>
-        Regex.IsMatch(RoundTripPass.Key(method), GlobPattern(glob), RegexOptions.IgnoreCase);
+        Regex.IsMatch(RoundTripPass.Name(method), GlobPattern(glob), RegexOptions.IgnoreCase);
 
     /// <summary>A regular expression for comma-separated globs over Type.Method.</summary>
     private static string GlobPattern(string globs) =>

@@ -16,16 +16,18 @@ public class ImportBenchmarks : BenchmarkBase
 {
     private Guid[] _authors = [];
     private StatusUpdate[] _rows = [];
-    private List<StatusUpdateEntity> _entities = [];
+    private List<StatusUpdateRow> _entities = [];
+
+    public override IEnumerable<string> Contenders => [ContenderNames.Raw, ContenderNames.StatusData, ContenderNames.EfCore, ContenderNames.Naive];
 
     /// <summary>The rows: 100 authors of this process's own, random instants of the seeded year, fresh UUIDv7 ids.</summary>
-    [GlobalSetup]
-    public void Setup()
+    private protected override void SetUp()
     {
-        SetUpContenders();
         _authors = CreateUsers("importer", 100);
         _rows = Rows(_authors, BenchmarkSettings.ImportRows);
     }
+
+    private protected override void CleanUp() => DeleteCreatedRows();
 
     /// <summary>The rows to import: spread over <paramref name="authors"/>, random instants of the seeded year (so random places in the indexes).</summary>
     internal static StatusUpdate[] Rows(Guid[] authors, int count)
@@ -46,7 +48,7 @@ public class ImportBenchmarks : BenchmarkBase
     /// <summary>EF Core tracks the instances it inserts, so it gets new ones every iteration.</summary>
     [IterationSetup]
     public void BeforeIteration() =>
-        _entities = [.. _rows.Select(r => new StatusUpdateEntity { Id = r.Id, UserId = r.UserId, Message = r.Message, Category = r.Category, CreatedAt = r.CreatedAt })];
+        _entities = [.. _rows.Select(r => new StatusUpdateRow { Id = r.Id, UserId = r.UserId, Message = r.Message, Category = r.Category, CreatedAt = r.CreatedAt })];
 
     [IterationCleanup]
     public void AfterIteration()
@@ -55,30 +57,7 @@ public class ImportBenchmarks : BenchmarkBase
         Execute("VACUUM status_updates");
     }
 
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        DeleteCreatedRows();
-        TearDownContenders();
-    }
-
-    [Benchmark(Baseline = true)]
-    [BenchmarkCategory(Operations.Import)]
-    [Contender(ContenderNames.Raw)]
-    public Task<ulong> Raw_Import() => Raw.ImportAsync(_rows);
-
     [Benchmark]
     [BenchmarkCategory(Operations.Import)]
-    [Contender(ContenderNames.StatusData)]
-    public Task<long> StatusData_Import() => StatusData.StatusUpdates.ImportAsync(_rows);
-
-    [Benchmark]
-    [BenchmarkCategory(Operations.Import)]
-    [Contender(ContenderNames.EfCore)]
-    public Task<int> EfCore_Import() => Ef.ImportAsync(_entities);
-
-    [Benchmark]
-    [BenchmarkCategory(Operations.Import)]
-    [Contender(ContenderNames.Naive)]
-    public Task<int> Naive_Import() => Naive.ImportAsync(_rows);
+    public Task Import() => Contender.ImportAsync(_rows, _entities);
 }

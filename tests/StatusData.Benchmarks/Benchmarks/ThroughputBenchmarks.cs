@@ -15,57 +15,22 @@ public class ThroughputBenchmarks : BenchmarkBase
     /// <summary>Divisible by every <see cref="Callers"/> value.</summary>
     public const int OperationsPerInvoke = 256;
 
-    private const string Message = "Shipped the benchmarks today, and the streak goes on";
-
-    private Guid[] _posters = [];
-    private int _turn;
-
     [Params(1, 8, 32)]
     public int Callers { get; set; } = 1;
 
-    [GlobalSetup]
-    public void Setup()
-    {
-        SetUpContenders();
-        _posters = CreateUsers("throughput", 10_000);
-    }
+    public override IEnumerable<string> Contenders => [ContenderNames.Raw, ContenderNames.StatusData, ContenderNames.EfCore];
 
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        DeleteCreatedRows();
-        TearDownContenders();
-    }
+    private protected override void SetUp() => CreatePosters("throughput");
+
+    private protected override void CleanUp() => DeleteCreatedRows();
 
     [Benchmark(OperationsPerInvoke = OperationsPerInvoke)]
     [BenchmarkCategory(Operations.PostsPerSecond)]
-    [Contender(ContenderNames.Raw)]
-    public Task Raw_Posts() => Concurrently(() => Raw.PostAsync(NextPoster(), Message, "work", 10));
-
-    [Benchmark(OperationsPerInvoke = OperationsPerInvoke)]
-    [BenchmarkCategory(Operations.PostsPerSecond)]
-    [Contender(ContenderNames.StatusData)]
-    public Task StatusData_Posts() => Concurrently(() => StatusData.StatusUpdates.PostAsync(NextPoster(), Message, "work", 10));
-
-    [Benchmark(OperationsPerInvoke = OperationsPerInvoke)]
-    [BenchmarkCategory(Operations.PostsPerSecond)]
-    [Contender(ContenderNames.EfCore)]
-    public Task EfCore_Posts() => Concurrently(() => Ef.PostAsync(NextPoster(), Message, "work", 10));
+    public Task Posts() => Concurrently(() => Contender.PostAsync(NextPoster(), Message, "work", 10));
 
     [Benchmark(OperationsPerInvoke = OperationsPerInvoke)]
     [BenchmarkCategory(Operations.FeedReadsPerSecond)]
-    [Contender(ContenderNames.Raw)]
-    public Task Raw_FeedReads() => Concurrently(() => Raw.GetFeedAsync(Seeder.PageSize, null));
-
-    [Benchmark(OperationsPerInvoke = OperationsPerInvoke)]
-    [BenchmarkCategory(Operations.FeedReadsPerSecond)]
-    [Contender(ContenderNames.StatusData)]
-    public Task StatusData_FeedReads() => Concurrently(() => StatusData.StatusUpdates.GetFeedAsync(Seeder.PageSize));
-
-    [Benchmark(OperationsPerInvoke = OperationsPerInvoke)]
-    [BenchmarkCategory(Operations.FeedReadsPerSecond)]
-    [Contender(ContenderNames.EfCore)]
-    public Task EfCore_FeedReads() => Concurrently(() => Ef.GetFeedFirstPageAsync(Seeder.PageSize));
+    public Task FeedReads() => Concurrently(() => Contender.GetFeedAsync(Seeder.PageSize, 0, null));
 
     private Task Concurrently(Func<Task> operation)
     {
@@ -84,6 +49,4 @@ public class ThroughputBenchmarks : BenchmarkBase
 
         return Task.WhenAll(callers);
     }
-
-    private Guid NextPoster() => _posters[(int)((uint)Interlocked.Increment(ref _turn) % (uint)_posters.Length)];
 }

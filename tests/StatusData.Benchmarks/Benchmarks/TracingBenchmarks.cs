@@ -11,19 +11,15 @@ namespace StatusData.Benchmarks.Benchmarks;
 /// </summary>
 public class TracingBenchmarks : BenchmarkBase, IDisposable
 {
-    private const string Message = "Shipped the benchmarks today, and the streak goes on";
-
     private ActivityListener? _listener;
     private Guid _userId;
-    private Guid[] _posters = [];
-    private int _turn;
 
-    [GlobalSetup]
-    public void Setup()
+    public override IEnumerable<string> Contenders => [ContenderNames.Raw, ContenderNames.StatusDataTraced];
+
+    private protected override void SetUp()
     {
-        SetUpContenders();
         _userId = UserIdOf("user05000");
-        _posters = CreateUsers("traced", 10_000);
+        CreatePosters("traced");
         _listener = new ActivityListener
         {
             ShouldListenTo = source => source.Name == StatusDataTelemetry.ActivitySourceName,
@@ -32,12 +28,10 @@ public class TracingBenchmarks : BenchmarkBase, IDisposable
         ActivitySource.AddActivityListener(_listener);
     }
 
-    [GlobalCleanup]
-    public void Cleanup()
+    private protected override void CleanUp()
     {
         Dispose();
         DeleteCreatedRows();
-        TearDownContenders();
     }
 
     /// <summary>Stops the listener (the round-trip pass runs every benchmark class in one process).</summary>
@@ -48,25 +42,11 @@ public class TracingBenchmarks : BenchmarkBase, IDisposable
         GC.SuppressFinalize(this);
     }
 
-    [Benchmark(Baseline = true)]
-    [BenchmarkCategory(Operations.GetUserTraced)]
-    [Contender(ContenderNames.Raw)]
-    public Task<User?> Raw_GetUserTraced() => Raw.GetUserByIdAsync(_userId);
-
     [Benchmark]
     [BenchmarkCategory(Operations.GetUserTraced)]
-    [Contender(ContenderNames.StatusDataTraced)]
-    public Task<User?> StatusData_GetUserTraced() => StatusData.Users.GetByIdAsync(_userId);
-
-    [Benchmark(Baseline = true)]
-    [BenchmarkCategory(Operations.PostTraced)]
-    [Contender(ContenderNames.Raw)]
-    public Task<StatusUpdateWithAuthor> Raw_PostTraced() => Raw.PostAsync(NextPoster(), Message, "work", 10);
+    public Task GetUserTraced() => Contender.GetUserAsync(_userId);
 
     [Benchmark]
     [BenchmarkCategory(Operations.PostTraced)]
-    [Contender(ContenderNames.StatusDataTraced)]
-    public Task<StatusUpdateWithAuthor> StatusData_PostTraced() => StatusData.StatusUpdates.PostAsync(NextPoster(), Message, "work", 10);
-
-    private Guid NextPoster() => _posters[_turn++ % _posters.Length];
+    public Task PostTraced() => Contender.PostAsync(NextPoster(), Message, "work", 10);
 }

@@ -3,60 +3,16 @@ using Microsoft.EntityFrameworkCore.Infrastructure;
 
 namespace StatusData.Benchmarks.Contenders;
 
-/// <summary>A <c>users</c> row as an EF Core entity, with its status updates as a navigation.</summary>
-public sealed class UserEntity
-{
-    public Guid Id { get; set; }
-
-    public string Username { get; set; } = string.Empty;
-
-    public string DisplayName { get; set; } = string.Empty;
-
-    public string Email { get; set; } = string.Empty;
-
-    public string PasswordHash { get; set; } = string.Empty;
-
-    public string? AvatarUrl { get; set; }
-
-    public int Xp { get; set; }
-
-    public int CurrentStreak { get; set; }
-
-    public int LongestStreak { get; set; }
-
-    public DateOnly? LastPostDate { get; set; }
-
-    public DateTime CreatedAt { get; set; }
-
-    public ICollection<StatusUpdateEntity> StatusUpdates { get; } = [];
-}
-
-/// <summary>A <c>status_updates</c> row as an EF Core entity, with its author as a navigation.</summary>
-public sealed class StatusUpdateEntity
-{
-    public Guid Id { get; set; }
-
-    public Guid UserId { get; set; }
-
-    public string Message { get; set; } = string.Empty;
-
-    public string Category { get; set; } = string.Empty;
-
-    public DateTime CreatedAt { get; set; }
-
-    public UserEntity? Author { get; set; }
-}
-
 /// <summary>The two tables, mapped by explicit configuration to the shared schema's snake_case names.</summary>
 internal sealed class BenchDbContext(DbContextOptions<BenchDbContext> options) : DbContext(options)
 {
-    public DbSet<UserEntity> Users => Set<UserEntity>();
+    public DbSet<UserRow> Users => Set<UserRow>();
 
-    public DbSet<StatusUpdateEntity> StatusUpdates => Set<StatusUpdateEntity>();
+    public DbSet<StatusUpdateRow> StatusUpdates => Set<StatusUpdateRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
-        modelBuilder.Entity<UserEntity>(user =>
+        modelBuilder.Entity<UserRow>(user =>
         {
             user.ToTable("users");
             user.HasKey(u => u.Id).HasName("users_pkey");
@@ -73,7 +29,7 @@ internal sealed class BenchDbContext(DbContextOptions<BenchDbContext> options) :
             user.Property(u => u.CreatedAt).HasColumnName("created_at");
             user.HasMany(u => u.StatusUpdates).WithOne(s => s.Author).HasForeignKey(s => s.UserId);
         });
-        modelBuilder.Entity<StatusUpdateEntity>(update =>
+        modelBuilder.Entity<StatusUpdateRow>(update =>
         {
             update.ToTable("status_updates");
             update.HasKey(s => s.Id).HasName("status_updates_pkey");
@@ -90,65 +46,59 @@ internal sealed class BenchDbContext(DbContextOptions<BenchDbContext> options) :
 /// EF Core 10 with the Npgsql provider as its documentation recommends for speed: a pooled context
 /// factory, no-tracking compiled queries for reads, keyset pagination with the provider's row-value
 /// comparison, <c>Include</c> for relations (single query), change tracking only where EF needs it
-/// to write (read-modify-write posting, Add/AddRange + SaveChanges).
+/// to write (read-modify-write posting, Add/AddRange + SaveChanges). With <c>skipTake</c>, the
+/// feed pages with OFFSET (Skip/Take) instead of the keyset cursor.
 /// </summary>
-internal sealed class EfCoreContender : IAsyncDisposable
+internal sealed class EfCoreContender(string connectionString, bool skipTake) : Contender
 {
-    private static readonly Func<BenchDbContext, Guid, Task<UserEntity?>> UserById =
+    private static readonly Func<BenchDbContext, Guid, Task<UserRow?>> UserById =
         EF.CompileAsyncQuery((BenchDbContext c, Guid id) => c.Users.AsNoTracking().FirstOrDefault(u => u.Id == id));
 
-    private static readonly Func<BenchDbContext, Guid, Task<UserEntity>> TrackedUserById =
+    private static readonly Func<BenchDbContext, Guid, Task<UserRow>> TrackedUserById =
         EF.CompileAsyncQuery((BenchDbContext c, Guid id) => c.Users.First(u => u.Id == id));
 
-    private static readonly Func<BenchDbContext, int, IAsyncEnumerable<StatusUpdateEntity>> FeedFirstPage =
+    private static readonly Func<BenchDbContext, int, IAsyncEnumerable<StatusUpdateRow>> FeedFirstPage =
         EF.CompileAsyncQuery((BenchDbContext c, int take) => c.StatusUpdates.AsNoTracking()
             .Include(s => s.Author)
             .OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id)
             .Take(take));
 
-    private static readonly Func<BenchDbContext, DateTime, Guid, int, IAsyncEnumerable<StatusUpdateEntity>> FeedAfter =
+    private static readonly Func<BenchDbContext, DateTime, Guid, int, IAsyncEnumerable<StatusUpdateRow>> FeedAfter =
         EF.CompileAsyncQuery((BenchDbContext c, DateTime createdAt, Guid id, int take) => c.StatusUpdates.AsNoTracking()
             .Include(s => s.Author)
             .Where(s => EF.Functions.LessThan(ValueTuple.Create(s.CreatedAt, s.Id), ValueTuple.Create(createdAt, id)))
             .OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id)
             .Take(take));
 
-    private static readonly Func<BenchDbContext, int, int, IAsyncEnumerable<StatusUpdateEntity>> FeedSkipTake =
+    private static readonly Func<BenchDbContext, int, int, IAsyncEnumerable<StatusUpdateRow>> FeedSkipTake =
         EF.CompileAsyncQuery((BenchDbContext c, int skip, int take) => c.StatusUpdates.AsNoTracking()
             .Include(s => s.Author)
             .OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id)
             .Skip(skip).Take(take));
 
-    private static readonly Func<BenchDbContext, Guid, Task<UserEntity?>> UserWithUpdates =
+    private static readonly Func<BenchDbContext, Guid, Task<UserRow?>> UserWithUpdates =
         EF.CompileAsyncQuery((BenchDbContext c, Guid id) => c.Users.AsNoTracking()
             .Include(u => u.StatusUpdates.OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id))
             .FirstOrDefault(u => u.Id == id));
 
-    private static readonly Func<BenchDbContext, Guid[], IAsyncEnumerable<UserEntity>> UsersWithUpdates =
+    private static readonly Func<BenchDbContext, Guid[], IAsyncEnumerable<UserRow>> UsersWithUpdates =
         EF.CompileAsyncQuery((BenchDbContext c, Guid[] ids) => c.Users.AsNoTracking()
             .Include(u => u.StatusUpdates.OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id))
             .Where(u => ids.Contains(u.Id)));
 
-    private readonly PooledDbContextFactory<BenchDbContext> _factory;
+    private readonly PooledDbContextFactory<BenchDbContext> _factory =
+        new(new DbContextOptionsBuilder<BenchDbContext>().UseNpgsql(connectionString).Options);
 
-    public EfCoreContender(string connectionString)
-    {
-        var options = new DbContextOptionsBuilder<BenchDbContext>()
-            .UseNpgsql(connectionString)
-            .Options;
-        _factory = new PooledDbContextFactory<BenchDbContext>(options);
-    }
-
-    public async Task<UserEntity?> GetUserByIdAsync(Guid id)
+    public override async Task<UserRow?> GetUserAsync(Guid id)
     {
         await using var context = _factory.CreateDbContext();
         return await UserById(context, id);
     }
 
-    public async Task<UserEntity> CreateUserAsync(string username, string displayName, string email, string passwordHash)
+    public override async Task<UserRow> CreateUserAsync(string username, string displayName, string email, string passwordHash)
     {
         var now = DateTime.UtcNow;
-        var user = new UserEntity
+        var user = new UserRow
         {
             Id = Guid.CreateVersion7(now),
             Username = username,
@@ -164,19 +114,14 @@ internal sealed class EfCoreContender : IAsyncDisposable
     }
 
     /// <summary>Read-modify-write: load the author (tracked), apply XP and the streak in C#, add the update, SaveChanges.</summary>
-    public async Task<StatusUpdateEntity> PostAsync(Guid userId, string message, string category, int xpAward)
+    public override async Task<StatusUpdateRow> PostAsync(Guid userId, string message, string category, int xpAward)
     {
         var now = DateTime.UtcNow;
         var today = DateOnly.FromDateTime(now);
         await using var context = _factory.CreateDbContext();
         var author = await TrackedUserById(context, userId);
-        author.CurrentStreak = author.LastPostDate == today ? author.CurrentStreak
-            : author.LastPostDate == today.AddDays(-1) ? author.CurrentStreak + 1
-            : 1;
-        author.LongestStreak = Math.Max(author.LongestStreak, author.CurrentStreak);
-        author.LastPostDate = today;
-        author.Xp += xpAward;
-        var update = new StatusUpdateEntity
+        author.ApplyPost(xpAward, today);
+        var update = new StatusUpdateRow
         {
             Id = Guid.CreateVersion7(now),
             UserId = userId,
@@ -189,45 +134,36 @@ internal sealed class EfCoreContender : IAsyncDisposable
         return update;
     }
 
-    public async Task<List<StatusUpdateEntity>> GetFeedFirstPageAsync(int limit)
+    public override async Task<List<StatusUpdateRow>> GetFeedAsync(int limit, int offset, PageCursor? after)
     {
         await using var context = _factory.CreateDbContext();
-        return await ToListAsync(FeedFirstPage(context, limit), limit);
+        var page = skipTake ? FeedSkipTake(context, offset, limit)
+            : after is { } cursor ? FeedAfter(context, cursor.CreatedAt, cursor.Id, limit)
+            : FeedFirstPage(context, limit);
+        return await ToListAsync(page, limit);
     }
 
-    public async Task<List<StatusUpdateEntity>> GetFeedAfterAsync(PageCursor after, int limit)
-    {
-        await using var context = _factory.CreateDbContext();
-        return await ToListAsync(FeedAfter(context, after.CreatedAt, after.Id, limit), limit);
-    }
-
-    public async Task<List<StatusUpdateEntity>> GetFeedSkipTakeAsync(int skip, int limit)
-    {
-        await using var context = _factory.CreateDbContext();
-        return await ToListAsync(FeedSkipTake(context, skip, limit), limit);
-    }
-
-    public async Task<UserEntity?> GetUserWithUpdatesAsync(Guid id)
+    public override async Task<UserRow?> GetUserWithUpdatesAsync(Guid id)
     {
         await using var context = _factory.CreateDbContext();
         return await UserWithUpdates(context, id);
     }
 
-    public async Task<List<UserEntity>> GetUsersWithUpdatesAsync(Guid[] ids)
+    public override async Task<List<UserRow>> GetUsersWithUpdatesAsync(Guid[] ids)
     {
         await using var context = _factory.CreateDbContext();
         return await ToListAsync(UsersWithUpdates(context, ids), ids.Length);
     }
 
     /// <summary>AddRange + SaveChanges (EF batches the INSERTs), as EF's documentation shows for many rows.</summary>
-    public async Task<int> ImportAsync(List<StatusUpdateEntity> rows)
+    public override async Task<int> ImportAsync(IReadOnlyList<StatusUpdate> rows, List<StatusUpdateRow> entities)
     {
         await using var context = _factory.CreateDbContext();
-        context.StatusUpdates.AddRange(rows);
+        context.StatusUpdates.AddRange(entities);
         return await context.SaveChangesAsync();
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> source, int capacity)
     {

@@ -3,57 +3,12 @@ using Npgsql;
 
 namespace StatusData.Benchmarks.Contenders;
 
-/// <summary>A <c>users</c> row as a typical hand-rolled repository maps it: a mutable POCO.</summary>
-public sealed class UserRow
-{
-    public Guid Id { get; set; }
-
-    public string Username { get; set; } = string.Empty;
-
-    public string DisplayName { get; set; } = string.Empty;
-
-    public string Email { get; set; } = string.Empty;
-
-    public string PasswordHash { get; set; } = string.Empty;
-
-    public string? AvatarUrl { get; set; }
-
-    public int Xp { get; set; }
-
-    public int CurrentStreak { get; set; }
-
-    public int LongestStreak { get; set; }
-
-    /// <summary>Dapper 2.1 has no DateOnly mapping, so the date travels as a DateTime.</summary>
-    public DateTime? LastPostDate { get; set; }
-
-    public DateTime CreatedAt { get; set; }
-
-    public List<StatusUpdateRow> StatusUpdates { get; } = [];
-}
-
-/// <summary>A <c>status_updates</c> row as a typical hand-rolled repository maps it.</summary>
-public sealed class StatusUpdateRow
-{
-    public Guid Id { get; set; }
-
-    public Guid UserId { get; set; }
-
-    public string Message { get; set; } = string.Empty;
-
-    public string Category { get; set; } = string.Empty;
-
-    public DateTime CreatedAt { get; set; }
-
-    public UserRow? Author { get; set; }
-}
-
 /// <summary>
 /// How a typical hand-rolled Dapper repository does it: a new <see cref="NpgsqlConnection"/> per call
 /// (pooled), named parameters, read-modify-write for XP and the streak inside a transaction, N+1 queries
 /// for relations, OFFSET paging, and <c>Execute(sql, list)</c> for many rows (one INSERT per row).
 /// </summary>
-internal sealed class NaiveDapper(string connectionString) : IAsyncDisposable
+internal sealed class NaiveDapper(string connectionString) : Contender
 {
     private const string UserColumns = """
         id AS Id, username AS Username, display_name AS DisplayName, email AS Email, password_hash AS PasswordHash,
@@ -65,14 +20,14 @@ internal sealed class NaiveDapper(string connectionString) : IAsyncDisposable
 
     private const string InsertUpdate = "INSERT INTO status_updates (id, user_id, message, category, created_at) VALUES (@Id, @UserId, @Message, @Category, @CreatedAt)";
 
-    public async Task<UserRow?> GetUserByIdAsync(Guid id)
+    public override async Task<UserRow?> GetUserAsync(Guid id)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         return await connection.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE id = @id", new { id });
     }
 
-    public async Task<UserRow> CreateUserAsync(string username, string displayName, string email, string passwordHash)
+    public override async Task<UserRow> CreateUserAsync(string username, string displayName, string email, string passwordHash)
     {
         var user = new UserRow { Id = Guid.NewGuid(), Username = username, DisplayName = displayName, Email = email, PasswordHash = passwordHash, CreatedAt = DateTime.UtcNow };
         await using var connection = new NpgsqlConnection(connectionString);
@@ -88,20 +43,14 @@ internal sealed class NaiveDapper(string connectionString) : IAsyncDisposable
     }
 
     /// <summary>SELECT the author, compute XP and the streak in C#, UPDATE the author, INSERT the update, COMMIT.</summary>
-    public async Task<StatusUpdateRow> PostAsync(Guid userId, string message, string category, int xpAward)
+    public override async Task<StatusUpdateRow> PostAsync(Guid userId, string message, string category, int xpAward)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         var author = await connection.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE id = @id", new { id = userId }, transaction)
             ?? throw new UserNotFoundException(userId);
-        var today = DateTime.SpecifyKind(DateTime.UtcNow.Date, DateTimeKind.Unspecified);
-        author.CurrentStreak = author.LastPostDate == today ? author.CurrentStreak
-            : author.LastPostDate == today.AddDays(-1) ? author.CurrentStreak + 1
-            : 1;
-        author.LongestStreak = Math.Max(author.LongestStreak, author.CurrentStreak);
-        author.LastPostDate = today;
-        author.Xp += xpAward;
+        author.ApplyPost(xpAward, DateOnly.FromDateTime(DateTime.UtcNow));
         await connection.ExecuteAsync(
             "UPDATE users SET xp = @Xp, current_streak = @CurrentStreak, longest_streak = @LongestStreak, last_post_date = @LastPostDate WHERE id = @Id",
             author,
@@ -112,8 +61,8 @@ internal sealed class NaiveDapper(string connectionString) : IAsyncDisposable
         return update;
     }
 
-    /// <summary>OFFSET paging, and each update's author loaded on its own (N+1).</summary>
-    public async Task<List<StatusUpdateRow>> GetFeedAsync(int offset, int limit)
+    /// <summary>OFFSET paging (the cursor is not used), and each update's author loaded on its own (N+1).</summary>
+    public override async Task<List<StatusUpdateRow>> GetFeedAsync(int limit, int offset, PageCursor? after)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
@@ -129,7 +78,7 @@ internal sealed class NaiveDapper(string connectionString) : IAsyncDisposable
     }
 
     /// <summary>The user, then their updates: two queries.</summary>
-    public async Task<UserRow?> GetUserWithUpdatesAsync(Guid id)
+    public override async Task<UserRow?> GetUserWithUpdatesAsync(Guid id)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
@@ -143,7 +92,7 @@ internal sealed class NaiveDapper(string connectionString) : IAsyncDisposable
     }
 
     /// <summary>The users in one query (Dapper passes the array as one parameter), then each user's updates on their own (N+1).</summary>
-    public async Task<List<UserRow>> GetUsersWithUpdatesAsync(Guid[] ids)
+    public override async Task<List<UserRow>> GetUsersWithUpdatesAsync(Guid[] ids)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
@@ -157,7 +106,7 @@ internal sealed class NaiveDapper(string connectionString) : IAsyncDisposable
     }
 
     /// <summary>Dapper's Execute with a list runs the INSERT once per element, in one transaction.</summary>
-    public async Task<int> ImportAsync(IReadOnlyList<StatusUpdate> rows)
+    public override async Task<int> ImportAsync(IReadOnlyList<StatusUpdate> rows, List<StatusUpdateRow> entities)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
@@ -170,7 +119,7 @@ internal sealed class NaiveDapper(string connectionString) : IAsyncDisposable
         return inserted;
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private static async Task LoadUpdatesAsync(NpgsqlConnection connection, UserRow user)
     {

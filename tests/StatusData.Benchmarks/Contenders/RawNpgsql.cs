@@ -11,7 +11,7 @@ namespace StatusData.Benchmarks.Contenders;
 /// <c>Prepare</c> sends nothing), read by ordinal into StatusData's own records. The SQL is
 /// StatusData's, statement for statement, so the ratio isolates the library's own cost.
 /// </summary>
-internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
+internal sealed class RawNpgsql(string connectionString) : Contender
 {
     // StatusData's own statements and row readers (InternalsVisibleTo), so the ratio is the library's cost alone.
     private const string SelectUserById = UserRepository.GetByIdSql;
@@ -23,15 +23,7 @@ internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
 
     private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(connectionString);
 
-    public async Task<int> SelectOneAsync()
-    {
-        await using var connection = await _dataSource.OpenConnectionAsync();
-        await using var command = new NpgsqlCommand("SELECT 1", connection);
-        await command.PrepareAsync();
-        return (int)(await command.ExecuteScalarAsync())!;
-    }
-
-    public async Task<User?> GetUserByIdAsync(Guid id)
+    public override async Task<User?> GetUserAsync(Guid id)
     {
         await using var connection = await _dataSource.OpenConnectionAsync();
         await using var command = new NpgsqlCommand(SelectUserById, connection) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = id } } };
@@ -40,7 +32,7 @@ internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
         return await reader.ReadAsync() ? ReadUser(reader, 0) : null;
     }
 
-    public async Task<User> CreateUserAsync(string username, string displayName, string email, string passwordHash)
+    public override async Task<User> CreateUserAsync(string username, string displayName, string email, string passwordHash)
     {
         var now = DateTime.UtcNow;
         var user = new User(Guid.CreateVersion7(now), username, displayName, email, passwordHash, null, 0, 0, 0, null, new DateTime(now.Ticks - (now.Ticks % 10), DateTimeKind.Utc));
@@ -63,7 +55,7 @@ internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
         return user;
     }
 
-    public async Task<StatusUpdateWithAuthor> PostAsync(Guid userId, string message, string category, int xpAward)
+    public override async Task<StatusUpdateWithAuthor> PostAsync(Guid userId, string message, string category, int xpAward)
     {
         var now = DateTime.UtcNow;
         await using var connection = await _dataSource.OpenConnectionAsync();
@@ -87,17 +79,17 @@ internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
             : throw new UserNotFoundException(userId);
     }
 
-    /// <summary>The feed page after <paramref name="cursor"/>; for page 1, StatusData's own sentinel (+infinity, max uuid).</summary>
-    public async Task<Page<StatusUpdateWithAuthor>> GetFeedAsync(int limit, PageCursor? cursor)
+    /// <summary>Keyset paging; for page 1, StatusData's own sentinel cursor (+infinity, max uuid).</summary>
+    public override async Task<Page<StatusUpdateWithAuthor>> GetFeedAsync(int limit, int offset, PageCursor? after)
     {
-        var after = cursor ?? new PageCursor(DateTime.MaxValue, Guid.AllBitsSet);
+        var cursor = after ?? new PageCursor(DateTime.MaxValue, Guid.AllBitsSet);
         await using var connection = await _dataSource.OpenConnectionAsync();
         await using var command = new NpgsqlCommand(Feed, connection)
         {
             Parameters =
             {
-                new NpgsqlParameter<DateTime> { TypedValue = DateTime.SpecifyKind(after.CreatedAt, DateTimeKind.Utc), NpgsqlDbType = NpgsqlDbType.TimestampTz },
-                new NpgsqlParameter<Guid> { TypedValue = after.Id },
+                new NpgsqlParameter<DateTime> { TypedValue = DateTime.SpecifyKind(cursor.CreatedAt, DateTimeKind.Utc), NpgsqlDbType = NpgsqlDbType.TimestampTz },
+                new NpgsqlParameter<Guid> { TypedValue = cursor.Id },
                 new NpgsqlParameter<int> { TypedValue = limit + 1 },
             },
         };
@@ -120,8 +112,10 @@ internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
         return new Page<StatusUpdateWithAuthor>(rows, PageCursor.After(rows[^1].StatusUpdate));
     }
 
+    public override Task<List<UserWithStatusUpdates>> GetUserWithUpdatesAsync(Guid id) => GetUsersWithUpdatesAsync([id]);
+
     /// <summary>Users and all their updates: two statements in one batch, one round trip.</summary>
-    public async Task<List<UserWithStatusUpdates>> GetUsersWithStatusUpdatesAsync(Guid[] ids)
+    public override async Task<List<UserWithStatusUpdates>> GetUsersWithUpdatesAsync(Guid[] ids)
     {
         await using var connection = await _dataSource.OpenConnectionAsync();
         await using var batch = new NpgsqlBatch(connection)
@@ -171,7 +165,7 @@ internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
     }
 
     /// <summary>Binary COPY with typed writes: what ImportAsync does, without its validation.</summary>
-    public async Task<ulong> ImportAsync(IReadOnlyList<StatusUpdate> rows)
+    public override async Task<ulong> ImportAsync(IReadOnlyList<StatusUpdate> rows, List<StatusUpdateRow> entities)
     {
         await using var connection = await _dataSource.OpenConnectionAsync();
         await using var importer = await connection.BeginBinaryImportAsync("COPY status_updates (id, user_id, message, category, created_at) FROM STDIN (FORMAT BINARY)");
@@ -188,7 +182,7 @@ internal sealed class RawNpgsql(string connectionString) : IAsyncDisposable
         return await importer.CompleteAsync();
     }
 
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    public override ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
     private static User ReadUser(NpgsqlDataReader reader, int at) => Prepared.ReadUser(reader, at);
 

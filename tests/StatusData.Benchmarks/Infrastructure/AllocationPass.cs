@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
-using StatusData.Benchmarks.Benchmarks;
 
 namespace StatusData.Benchmarks.Infrastructure;
 
@@ -23,13 +22,12 @@ internal static class AllocationPass
     public static async Task<Dictionary<string, long>> RunAsync(IEnumerable<Type> benchmarkTypes, TextWriter log)
     {
         var results = new Dictionary<string, long>();
-        foreach (var type in benchmarkTypes.Where(t => RoundTripPass.MethodWith<IterationSetupAttribute>(t) is null))
+        foreach (var instance in benchmarkTypes.Where(t => RoundTripPass.MethodWith<IterationSetupAttribute>(t) is null).SelectMany(RoundTripPass.Instances))
         {
-            var instance = (BenchmarkBase)Activator.CreateInstance(type)!;
-            RoundTripPass.MethodWith<GlobalSetupAttribute>(type)?.Invoke(instance, null);
+            instance.GlobalSetup();
             try
             {
-                foreach (var method in RoundTripPass.BenchmarkMethods(type))
+                foreach (var method in RoundTripPass.BenchmarkMethods(instance.GetType()))
                 {
                     await CallsAsync(instance, method, Warmup);
                     var best = long.MaxValue;
@@ -40,13 +38,14 @@ internal static class AllocationPass
                         best = Math.Min(best, (GC.GetTotalAllocatedBytes(precise: true) - before) / calls);
                     }
 
-                    results[RoundTripPass.Key(method)] = best;
-                    log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"allocated: {RoundTripPass.Key(method),-40} {best,10:N0} B"));
+                    var key = RoundTripPass.Key(method, instance.ContenderName);
+                    results[key] = best;
+                    log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"allocated: {key,-70} {best,10:N0} B"));
                 }
             }
             finally
             {
-                RoundTripPass.MethodWith<GlobalCleanupAttribute>(type)?.Invoke(instance, null);
+                instance.GlobalCleanup();
             }
         }
 

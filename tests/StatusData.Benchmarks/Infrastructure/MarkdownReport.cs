@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
 using Dapper;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -35,16 +36,16 @@ internal static class MarkdownReport
     {
         var reports = summaries.SelectMany(s => s.Reports)
             .Where(r => r.BenchmarkCase.Descriptor.Type != typeof(ThroughputBenchmarks))
-            .ToDictionary(r => RoundTripPass.Key(r.BenchmarkCase.Descriptor.WorkloadMethod));
-        return [.. types.SelectMany(RoundTripPass.BenchmarkMethods)
-            .Select(m =>
+            .ToDictionary(r => RoundTripPass.Key(r.BenchmarkCase.Descriptor.WorkloadMethod, ContenderOf(r.BenchmarkCase)));
+        return [.. types.SelectMany(RoundTripPass.Cases)
+            .Select(c =>
             {
-                var key = RoundTripPass.Key(m);
+                var key = RoundTripPass.Key(c.Method, c.Contender);
                 reports.TryGetValue(key, out var report);
                 return new ResultRow(
-                    RoundTripPass.CategoryOf(m),
-                    RoundTripPass.ContenderOf(m),
-                    key,
+                    RoundTripPass.CategoryOf(c.Method),
+                    c.Contender,
+                    RoundTripPass.Name(c.Method),
                     report?.ResultStatistics?.Median,
                     report?.ResultStatistics?.Min,
                     report?.ResultStatistics?.Max,
@@ -53,15 +54,20 @@ internal static class MarkdownReport
             })];
     }
 
-    public static List<ThroughputRow> ThroughputRows(IEnumerable<Summary> summaries) =>
-        [.. summaries.SelectMany(s => s.Reports)
+    /// <summary>The throughput results, contenders in the order the class lists them (BenchmarkDotNet runs them in name order).</summary>
+    public static List<ThroughputRow> ThroughputRows(IEnumerable<Summary> summaries)
+    {
+        var order = new ThroughputBenchmarks().Contenders.ToList();
+        return [.. summaries.SelectMany(s => s.Reports)
             .Where(r => r.BenchmarkCase.Descriptor.Type == typeof(ThroughputBenchmarks))
             .Select(r => new ThroughputRow(
                 RoundTripPass.CategoryOf(r.BenchmarkCase.Descriptor.WorkloadMethod),
-                RoundTripPass.ContenderOf(r.BenchmarkCase.Descriptor.WorkloadMethod),
+                ContenderOf(r.BenchmarkCase),
                 (int)r.BenchmarkCase.Parameters[nameof(ThroughputBenchmarks.Callers)]!,
                 r.ResultStatistics?.Median,
-                r.GcStats.GetBytesAllocatedPerOperation(r.BenchmarkCase)))];
+                r.GcStats.GetBytesAllocatedPerOperation(r.BenchmarkCase)))
+            .OrderBy(t => order.IndexOf(t.Contender))];
+    }
 
     public static string Document(IReadOnlyList<ResultRow> rows, IReadOnlyList<ThroughputRow> throughput, RunInfo run)
     {
@@ -108,7 +114,7 @@ internal static class MarkdownReport
         md.AppendLine("## Results");
         md.AppendLine();
         md.AppendLine("Median time per operation; **× raw** is the median over the raw Npgsql contender's median (BenchmarkDotNet's own");
-        md.AppendLine("`Ratio` column, a ratio of means, is in `BenchmarkDotNet.Artifacts/results`); allocations per call in the steady state");
+        md.AppendLine("summaries, with means and errors, are in `BenchmarkDotNet.Artifacts/results`); allocations per call in the steady state");
         md.AppendLine("(client side only; measured as explained below); round trips counted as explained below. The *SELECT 1 (floor)* row in");
         md.AppendLine("each table is a pooled connection checkout plus one prepared round trip, measured in the same group as the contenders.");
         md.AppendLine();
@@ -247,7 +253,8 @@ internal static class MarkdownReport
         md.AppendLine("  operations back to back against one data source per contender (Npgsql's default pool of 100); the client, the");
         md.AppendLine("  server and BenchmarkDotNet share the 2 cores, so more callers mostly measure how well each contender uses them.");
         md.AppendLine("- **Process model.** The server is started and seeded once, in `Program.Main`, which passes the database to");
-        md.AppendLine("  BenchmarkDotNet's child processes (one per benchmark) in `STATUSDATA_BENCH_DATABASE`.");
+        md.AppendLine("  BenchmarkDotNet's child processes in `STATUSDATA_BENCH_DATABASE`: one per benchmark and contender (BenchmarkDotNet's");
+        md.AppendLine("  `ContenderName` parameter), which sets up that contender alone, with its own connection pool.");
         md.AppendLine("- **Server.** A throwaway server runs with `fsync`, `synchronous_commit` and `full_page_writes` off, so writes here");
         md.AppendLine("  cost less than on a durable production server; it runs on the same 2 cores as the client.");
         return md.ToString();
@@ -411,6 +418,8 @@ internal static class MarkdownReport
             }
         }
     }
+
+    private static string ContenderOf(BenchmarkCase benchmark) => (string)benchmark.Parameters[nameof(BenchmarkBase.ContenderName)]!;
 
     private static bool Overlap(ResultRow a, ResultRow b) => a.MinNs <= b.MaxNs && b.MinNs <= a.MaxNs;
 

@@ -12,9 +12,9 @@ namespace StatusData.Benchmarks.Infrastructure;
 internal sealed record RoundTripResult(double RoundTrips, string Fingerprint);
 
 /// <summary>
-/// Runs every benchmark method outside BenchmarkDotNet, untimed, through a <see cref="RoundTripProxy"/>:
-/// a fresh instance of each benchmark class whose contenders connect through the proxy (fresh data
-/// sources and pools), its global setup, then for each method warm-up calls (they open the physical
+/// Runs every benchmark outside BenchmarkDotNet, untimed, through a <see cref="RoundTripProxy"/>: for each
+/// contender of each benchmark class a fresh instance whose contender connects through the proxy (a fresh
+/// data source and pool), its global setup, then for each method warm-up calls (they open the physical
 /// connection and prepare statements), then measured calls, counting round trips in between. Setup and
 /// clean-up SQL go straight to the server and are not counted. Then checks that every contender of a
 /// read operation returned the same rows.
@@ -28,16 +28,16 @@ internal static class RoundTripPass
     {
         var results = new Dictionary<string, RoundTripResult>();
         await using var proxy = new RoundTripProxy(databaseConnectionString);
-        foreach (var type in benchmarkTypes)
+        foreach (var instance in benchmarkTypes.SelectMany(Instances))
         {
-            var instance = (BenchmarkBase)Activator.CreateInstance(type)!;
+            var type = instance.GetType();
             instance.ConnectionString = proxy.ConnectionString;
             var iterationSetup = MethodWith<IterationSetupAttribute>(type);
             var iterationCleanup = MethodWith<IterationCleanupAttribute>(type);
 
             // Iteration setup/clean-up means a heavy benchmark (the import): one warm-up and one measured call.
             var (warmups, measured) = iterationSetup is null ? (Warmups, Measured) : (1, 1);
-            MethodWith<GlobalSetupAttribute>(type)?.Invoke(instance, null);
+            instance.GlobalSetup();
             try
             {
                 foreach (var method in BenchmarkMethods(type))
@@ -60,14 +60,14 @@ internal static class RoundTripPass
                         iterationCleanup?.Invoke(instance, null);
                     }
 
-                    var result = new RoundTripResult((double)roundTrips / measured, Fingerprint(last));
-                    results[Key(method)] = result;
-                    log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round trips: {Key(method),-40} {result.RoundTrips,8:0.##}"));
+                    var key = Key(method, instance.ContenderName);
+                    results[key] = new RoundTripResult((double)roundTrips / measured, Fingerprint(last));
+                    log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round trips: {key,-70} {results[key].RoundTrips,8:0.##}"));
                 }
             }
             finally
             {
-                MethodWith<GlobalCleanupAttribute>(type)?.Invoke(instance, null);
+                instance.GlobalCleanup();
             }
         }
 
@@ -75,25 +75,46 @@ internal static class RoundTripPass
         return results;
     }
 
-    /// <summary>How the report and the pass name a benchmark method: Type.Method.</summary>
-    public static string Key(MethodInfo method) => $"{method.DeclaringType!.Name}.{method.Name}";
+    /// <summary>How --filter names a benchmark method: Type.Method.</summary>
+    public static string Name(MethodInfo method) => $"{method.DeclaringType!.Name}.{method.Name}";
+
+    /// <summary>How the report and the passes name a benchmark method run by one contender.</summary>
+    public static string Key(MethodInfo method, string contender) => $"{Name(method)} [{contender}]";
 
     public static IEnumerable<MethodInfo> BenchmarkMethods(Type type) =>
         type.GetMethods(BindingFlags.Public | BindingFlags.Instance).Where(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null);
 
-    public static string CategoryOf(MethodInfo method) => method.GetCustomAttribute<BenchmarkCategoryAttribute>()!.Categories.Single();
+    /// <summary>A benchmark class as BenchmarkDotNet runs it: one instance for each of its contenders, not set up.</summary>
+    public static IEnumerable<BenchmarkBase> Instances(Type type)
+    {
+        foreach (var contender in ((BenchmarkBase)Activator.CreateInstance(type)!).Contenders)
+        {
+            var instance = (BenchmarkBase)Activator.CreateInstance(type)!;
+            instance.ContenderName = contender;
+            yield return instance;
+        }
+    }
 
-    public static string ContenderOf(MethodInfo method) => method.GetCustomAttribute<ContenderAttribute>()!.Name;
+    /// <summary>Every benchmark method of a class with every contender, in the report's order.</summary>
+    public static IEnumerable<(MethodInfo Method, string Contender)> Cases(Type type) =>
+        from instance in Instances(type)
+        from method in BenchmarkMethods(type)
+        select (method, instance.ContenderName);
+
+    public static string CategoryOf(MethodInfo method) => method.GetCustomAttribute<BenchmarkCategoryAttribute>()!.Categories.Single();
 
     /// <summary>Every contender of a read operation must return the same rows in the same order (sets of users in any order).</summary>
     private static void Verify(IEnumerable<Type> benchmarkTypes, Dictionary<string, RoundTripResult> results)
     {
         var problems = new List<string>();
-        foreach (var group in benchmarkTypes.SelectMany(BenchmarkMethods)
-                     .Where(m => Operations.Verified.Contains(CategoryOf(m)))
-                     .GroupBy(CategoryOf))
+        foreach (var group in benchmarkTypes.SelectMany(Cases)
+                     .Where(c => Operations.Verified.Contains(CategoryOf(c.Method)))
+                     .GroupBy(c => CategoryOf(c.Method)))
         {
-            var fingerprints = group.Where(m => ContenderOf(m) != ContenderNames.Floor).Select(m => (Method: Key(m), results[Key(m)].Fingerprint)).ToList();
+            var fingerprints = group.Where(c => c.Contender != ContenderNames.Floor)
+                .Select(c => Key(c.Method, c.Contender))
+                .Select(key => (Method: key, results[key].Fingerprint))
+                .ToList();
             var expected = fingerprints[0].Fingerprint;
             if (expected.Length == 0 || expected == "null")
             {
@@ -129,11 +150,9 @@ internal static class RoundTripPass
         null => "null",
         User u => OfUser(u.Id, []),
         UserRow u => OfUser(u.Id, [.. u.StatusUpdates.Select(s => s.Id)]),
-        UserEntity u => OfUser(u.Id, [.. u.StatusUpdates.Select(s => s.Id)]),
         UserWithStatusUpdates u => OfUser(u.User.Id, [.. u.StatusUpdates.Select(s => s.Id)]),
         StatusUpdateWithAuthor s => $"{s.StatusUpdate.Id}/{s.Author.Id}",
         StatusUpdateRow s => $"{s.Id}/{s.Author?.Id}",
-        StatusUpdateEntity s => $"{s.Id}/{s.Author?.Id}",
         Page<StatusUpdateWithAuthor> page => Fingerprint(page.Items),
         string text => text,
         System.Collections.IEnumerable items => Sequence(items.Cast<object?>().ToList()),
@@ -144,7 +163,7 @@ internal static class RoundTripPass
     private static string Sequence(List<object?> items)
     {
         var parts = items.Select(Fingerprint);
-        if (items.Count > 0 && items[0] is User or UserRow or UserEntity or UserWithStatusUpdates)
+        if (items.Count > 0 && items[0] is User or UserRow or UserWithStatusUpdates)
         {
             parts = parts.Order(StringComparer.Ordinal);
         }
