@@ -14,7 +14,8 @@ internal sealed record Target(string ConnectionString, string? Password, string 
 /// The one error path of <c>statusdata-migrate</c>: every command runs inside <see cref="RunAsync"/> (or
 /// <see cref="RunOfflineAsync"/>), so every command finds its connection string the same way and reports
 /// a failure the same way: one <c>error:</c> line on stderr, passed through <see cref="Redaction"/>, and
-/// the exit code <see cref="ExitCodes.For"/> gives its <see cref="MigrationFailure"/>.
+/// the exit code <see cref="ExitCodes.For"/> gives its <see cref="MigrationFailure"/> (1 for a failure
+/// that is none of ours, such as a full disk under stdout).
 /// </summary>
 internal static class CommandRunner
 {
@@ -89,6 +90,14 @@ internal static class CommandRunner
         catch (NpgsqlException e)
         {
             await ErrorAsync($"database error on {target?.Description}: {e.Message}", target?.Password);
+            return ExitCodes.Failure;
+        }
+        catch (Exception e)
+        {
+            // A failure with no case above: the environment (stdout on a full disk) or a bug. Still one redacted
+            // line and exit 1, not System.CommandLine's unredacted "Unhandled exception" with a stack trace.
+            var state = target is null ? string.Empty : " 'status' shows what is applied.";
+            await ErrorAsync($"unexpected {e.GetType().FullName}: {e.Message}.{state}", target?.Password);
             return ExitCodes.Failure;
         }
     }

@@ -172,6 +172,31 @@ public sealed partial class CliTests
         Assert.True(alembic.GetProperty("agrees").GetBoolean());
     }
 
+    /// <summary>
+    /// A failure the tool has no case for, here stdout on a full disk (/dev/full), offline and after reading
+    /// the database: one error line naming it and exit 1, not an unhandled exception with a stack trace.
+    /// </summary>
+    [Fact]
+    public async Task AnUnexpectedFailureIsOneErrorLineAndExitOne()
+    {
+        await using var db = await TestDb.CreateMigratedAsync("clidevfull", Ct);
+        string[][] commands = [["script", "up", "--from", "0"], ["status", "--connection", db.ConnectionString]];
+        foreach (var command in commands)
+        {
+            var result = await ChildProcess.RunAsync(
+                "bash",
+                ["-c", "exec \"$@\" >/dev/full", "bash", CliRunner.DotnetHost, CliRunner.ToolPath, .. command],
+                TimeSpan.FromSeconds(60),
+                [new(CliRunner.ConnectionVariable, null)],
+                cancellationToken: Ct);
+
+            Assert.True(result.ExitCode == 1, result.ToString());
+            Assert.Contains("error: unexpected System.IO.IOException: No space left on device", result.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", result.Stderr, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task ThePasswordIsNotPrintedWhenTheConnectionFails()
     {
