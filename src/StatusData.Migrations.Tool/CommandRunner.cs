@@ -97,7 +97,7 @@ internal static class CommandRunner
             // A failure with no case above: the environment (stdout on a full disk) or a bug. Still one redacted
             // line and exit 1, not System.CommandLine's unredacted "Unhandled exception" with a stack trace.
             var state = target is null ? string.Empty : " 'status' shows what is applied.";
-            await ErrorAsync($"unexpected {e.GetType().FullName}: {e.Message}.{state}", target?.Password);
+            await ErrorAsync($"unexpected {e.GetType().FullName}: {e.Message.TrimEnd('.')}.{state}", target?.Password);
             return ExitCodes.Failure;
         }
     }

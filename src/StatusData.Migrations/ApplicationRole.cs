@@ -63,9 +63,11 @@ public static class ApplicationRole
             throw new ArgumentException("A role name is at most 63 bytes (UTF-8) and holds no NUL character.", nameof(role));
         }
 
+        string? lockTimeoutSetting = null;
         if (lockTimeout is { } timeout)
         {
             LockTimeout.Validate(timeout, nameof(lockTimeout));
+            lockTimeoutSetting = LockTimeout.Setting(timeout);
         }
 
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -77,9 +79,9 @@ public static class ApplicationRole
         var created = false;
         try
         {
-            if (lockTimeout is { } bound)
+            if (lockTimeoutSetting is not null)
             {
-                await QueryAsync(connection, "SELECT set_config('lock_timeout', $1, true)", LockTimeout.Setting(bound), cancellationToken).ConfigureAwait(false);
+                await QueryAsync(connection, "SELECT set_config('lock_timeout', $1, true)", lockTimeoutSetting, cancellationToken).ConfigureAwait(false);
             }
 
             var existing = await QueryAsync(connection, "SELECT rolsuper::text FROM pg_roles WHERE rolname = $1", role, cancellationToken).ConfigureAwait(false);
