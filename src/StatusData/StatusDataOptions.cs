@@ -39,12 +39,14 @@ public sealed class StatusDataOptions
     public bool ReadsFromStandbys { get; set; }
 
     /// <summary>
-    /// Whether StatusData may prepare its statements on the server (<c>NpgsqlCommand.PrepareAsync</c>).
-    /// Default <see langword="true"/>. Set it to <see langword="false"/> behind PgBouncer in transaction
-    /// mode older than 1.21 (or with <c>max_prepared_statements = 0</c>), where a statement prepared on one
-    /// server connection does not exist on the next one; also set <c>Max Auto Prepare=0</c> in the
-    /// connection string there. This setting only governs statements StatusData prepares explicitly; see
-    /// docs/scaling.md.
+    /// Whether the data source that <c>AddStatusData(connectionString)</c> builds prepares statements on the server:
+    /// Npgsql's automatic preparation (<c>Max Auto Prepare=32</c>), unless the connection string sets
+    /// <c>Max Auto Prepare</c> itself. Default <see langword="true"/>. StatusData runs its statements through
+    /// Dapper, which never prepares; a data source you pass in is prepared as its own connection string says (set
+    /// <c>Max Auto Prepare=32</c> there for the same speed). Set this to <see langword="false"/> behind PgBouncer in
+    /// transaction mode older than 1.21 (or with <c>max_prepared_statements = 0</c>), where a statement prepared on
+    /// one server connection does not exist on the next one, and keep <c>Max Auto Prepare=0</c> in a connection
+    /// string you build yourself there; see docs/scaling.md.
     /// </summary>
     public bool PrepareStatements { get; set; } = true;
 

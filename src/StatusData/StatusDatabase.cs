@@ -60,85 +60,27 @@ public sealed class StatusDatabase : IStatusDatabase
     public IStatusUpdateRepository StatusUpdates { get; }
 
     /// <inheritdoc />
-    public async Task<IStatusDataTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default)
-    {
-        using var span = Telemetry.Start("statusdata.begin_transaction", Access.ReadPrimary, _session);
-        try
-        {
-            NpgsqlConnection connection;
-            try
-            {
-                connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (NpgsqlException e) when (e.IsTransient && !cancellationToken.IsCancellationRequested)
-            {
-                // No connection in time (pool exhausted, server down): typed like every other call's.
-                throw Session.Transient(e, Outcome.NothingWritten);
-            }
+    public async Task<IStatusDataTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default) =>
+        new StatusDataTransaction(await _session.BeginAsync(cancellationToken).ConfigureAwait(false));
 
-            try
-            {
-                var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-                return new StatusDataTransaction(connection, transaction, new Session(connection, transaction, _options, _timeProvider));
-            }
-            catch (NpgsqlException e) when (e.IsTransient && !cancellationToken.IsCancellationRequested)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                throw Session.Transient(e, Outcome.NothingWritten);
-            }
-            catch
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.ReadPrimary, _session))
-        {
-            throw;
-        }
-    }
-
-    private sealed class StatusDataTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction, Session session) : IStatusDataTransaction
+    private sealed class StatusDataTransaction(Session session) : IStatusDataTransaction
     {
         public IUserRepository Users { get; } = new UserRepository(session);
 
         public IStatusUpdateRepository StatusUpdates { get; } = new StatusUpdateRepository(session);
 
-        public NpgsqlConnection Connection => connection;
+        public NpgsqlConnection Connection => session.Connection!;
 
-        public NpgsqlTransaction Transaction => transaction;
+        public NpgsqlTransaction Transaction => session.Transaction!;
 
-        public async Task CommitAsync(CancellationToken cancellationToken = default)
-        {
-            using var span = Telemetry.Start("statusdata.commit", Access.Write, session);
-            try
-            {
-                await session.CommitAsync(cancellationToken).ConfigureAwait(false);
-                Telemetry.Completed(span, written: true);
-            }
-            catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session: null))
-            {
-                throw;
-            }
-        }
+        public Task CommitAsync(CancellationToken cancellationToken = default) => session.CommitAsync(cancellationToken);
 
-        public async Task RollbackAsync(CancellationToken cancellationToken = default)
-        {
-            using var span = Telemetry.Start("statusdata.rollback", Access.ReadPrimary, session);
-            try
-            {
-                await session.RollbackAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (Telemetry.Failed(span, e, Access.ReadPrimary, session))
-            {
-                throw;
-            }
-        }
+        public Task RollbackAsync(CancellationToken cancellationToken = default) => session.RollbackAsync(cancellationToken);
 
         public async ValueTask DisposeAsync()
         {
-            await transaction.DisposeAsync().ConfigureAwait(false);
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await Transaction.DisposeAsync().ConfigureAwait(false);
+            await Connection.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

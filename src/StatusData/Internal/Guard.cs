@@ -1,7 +1,9 @@
 namespace StatusData.Internal;
 
 /// <summary>
-/// Rejects bad input before the database sees it, naming the parameter. Lengths are counted as
+/// Checks input before the database sees it: each check returns the error naming the parameter, or
+/// <see langword="null"/>, so a repository method hands its refusal to <see cref="Session.RunAsync"/>, which
+/// throws it inside the call's span. Lengths are counted as
 /// PostgreSQL counts them, in Unicode code points: 50 emoji fit a varchar(50), though .NET's
 /// <see cref="string.Length"/> says 100.
 /// </summary>
@@ -10,44 +12,43 @@ internal static class Guard
     public const int MaxPageSize = 1000;
 
     /// <summary>A required text value: not null, not empty or whitespace, valid UTF-16 without NUL, at most <paramref name="maxLength"/> code points.</summary>
-    public static void Text(string? value, int maxLength, string paramName)
+    /// <returns>The error naming <paramref name="paramName"/>, or <see langword="null"/> when the value is valid.</returns>
+    public static ArgumentException? Text(string? value, int maxLength, string paramName)
     {
-        ArgumentNullException.ThrowIfNull(value, paramName);
-        if (string.IsNullOrWhiteSpace(value))
+        if (value is null)
         {
-            throw new ArgumentException($"{paramName} must not be empty or whitespace only.", paramName);
+            return new ArgumentNullException(paramName);
         }
 
-        var length = CodePoints(value, paramName);
-        if (length > maxLength)
+        if (string.IsNullOrWhiteSpace(value))
         {
-            throw new ArgumentException($"{paramName} is {length} characters long; at most {maxLength} are allowed.", paramName);
+            return new ArgumentException($"{paramName} must not be empty or whitespace only.", paramName);
         }
+
+        var length = CountCodePoints(value, out var bad);
+        return length < 0 ? BadCharacter(value, bad, paramName)
+            : length > maxLength ? new ArgumentException($"{paramName} is {length} characters long; at most {maxLength} are allowed.", paramName)
+            : null;
     }
 
     /// <summary>An optional text value: <see langword="null"/>, or a valid required one.</summary>
-    public static void OptionalText(string? value, int maxLength, string paramName)
-    {
-        if (value is not null)
-        {
-            Text(value, maxLength, paramName);
-        }
-    }
+    public static ArgumentException? OptionalText(string? value, int maxLength, string paramName) =>
+        value is null ? null : Text(value, maxLength, paramName);
 
     /// <summary>A value to look up: not null, and something PostgreSQL can receive (no NUL, no unpaired surrogate).</summary>
-    public static void Lookup(string? value, string paramName)
-    {
-        ArgumentNullException.ThrowIfNull(value, paramName);
-        CodePoints(value, paramName);
-    }
+    public static ArgumentException? Lookup(string? value, string paramName) =>
+        value is null ? new ArgumentNullException(paramName)
+        : CountCodePoints(value, out var bad) < 0 ? BadCharacter(value, bad, paramName)
+        : null;
 
-    public static void PageSize(int limit, string paramName)
-    {
-        if (limit is < 1 or > MaxPageSize)
-        {
-            throw new ArgumentOutOfRangeException(paramName, limit, $"{paramName} must be between 1 and {MaxPageSize}.");
-        }
-    }
+    public static ArgumentException? PageSize(int limit, string paramName) =>
+        limit is < 1 or > MaxPageSize ? new ArgumentOutOfRangeException(paramName, limit, $"{paramName} must be between 1 and {MaxPageSize}.") : null;
+
+    public static ArgumentException? NotNegative(int value, string paramName) =>
+        value < 0 ? new ArgumentOutOfRangeException(paramName, value, $"{paramName} must not be negative.") : null;
+
+    public static ArgumentException? NotNull(object? value, string paramName) =>
+        value is null ? new ArgumentNullException(paramName) : null;
 
     /// <summary>
     /// Whether <see cref="Text"/> would accept <paramref name="value"/>, without allocating: for loops over
@@ -57,17 +58,11 @@ internal static class Guard
     public static bool IsValidText(string? value, int maxLength) =>
         value is not null && !string.IsNullOrWhiteSpace(value) && CountCodePoints(value, out _) is var count && count >= 0 && count <= maxLength;
 
-    /// <summary>Counts code points, rejecting NUL (PostgreSQL cannot store it) and unpaired surrogates (not encodable as UTF-8).</summary>
-    private static int CodePoints(string value, string paramName)
+    /// <summary>The error for the NUL (PostgreSQL cannot store it) or unpaired surrogate (not encodable as UTF-8) at <paramref name="bad"/>.</summary>
+    private static ArgumentException BadCharacter(string value, int bad, string paramName)
     {
-        var count = CountCodePoints(value, out var bad);
-        if (count >= 0)
-        {
-            return count;
-        }
-
         var c = value[bad];
-        throw c == '\0'
+        return c == '\0'
             ? new ArgumentException($"{paramName} contains a NUL character (U+0000) at index {bad}; PostgreSQL text cannot hold it.", paramName)
             : new ArgumentException($"{paramName} contains an unpaired UTF-16 surrogate (U+{(int)c:X4}) at index {bad}; it is not valid text.", paramName);
     }

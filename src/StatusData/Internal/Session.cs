@@ -1,20 +1,17 @@
 using System.Data;
-using System.Runtime.CompilerServices;
+using Dapper;
 using Npgsql;
 
 namespace StatusData.Internal;
 
-/// <summary>Whether an operation only reads (and may be retried) or writes (and never is), and where it may run.</summary>
+/// <summary>Whether an operation only reads (and may be retried and sent to a standby) or writes (and never is).</summary>
 internal enum Access
 {
     /// <summary>A read that tolerates replica lag: a standby when <see cref="StatusDataOptions.ReadsFromStandbys"/> routes.</summary>
     Read,
 
-    /// <summary>A write: always the primary.</summary>
+    /// <summary>A write: always the primary, never retried.</summary>
     Write,
-
-    /// <summary>A read that must see the primary's latest state (e.g. explaining a write that just failed): the primary.</summary>
-    ReadPrimary,
 }
 
 /// <summary>What a transient error means for the data.</summary>
@@ -33,10 +30,23 @@ internal enum Outcome
     CommitUnknown,
 }
 
+/// <summary>One public repository call, as <see cref="Session.RunAsync"/> runs it.</summary>
+/// <param name="Operation">The span's name, e.g. <c>statusdata.post</c> (docs/observability.md).</param>
+/// <param name="Access">Whether it reads or writes.</param>
+internal readonly record struct Call(string Operation, Access Access)
+{
+    /// <summary>An argument the method refused (<see cref="Guard"/>): thrown inside the span, before anything is sent.</summary>
+    public Exception? Refused { get; init; }
+
+    /// <summary>A user the statement must find: a result of <see langword="null"/> or 0 rows means <see cref="UserNotFoundException"/>.</summary>
+    public Guid? RequiredUser { get; init; }
+}
+
 /// <summary>
-/// Where a repository's statements run: a fresh pooled connection per operation, or the connection
-/// and transaction of an <see cref="IStatusDataTransaction"/>. Database errors that mean something to
-/// the caller become StatusData exceptions here, in one place.
+/// Where every repository call runs, in one method (<see cref="RunAsync"/>): its span, a pooled connection
+/// (or the caller's transaction), the statement through Dapper, read retries, and the translation of database
+/// errors into StatusData exceptions, by SQLSTATE and exception type, never by message text (which follows the
+/// server's <c>lc_messages</c> and Npgsql's wording).
 /// </summary>
 internal sealed class Session
 {
@@ -44,7 +54,18 @@ internal sealed class Session
     private readonly NpgsqlDataSource? _readDataSource;
     private readonly NpgsqlConnection? _connection;
 
-    /// <param name="dataSource">Writes and reads that must see the primary.</param>
+    /// <summary>
+    /// StatusData's one registration with Dapper (PACKAGE.md): Dapper's own default type map for its two records,
+    /// so that a host's <see cref="SqlMapper.TypeMapProvider"/> (attribute or fluent mapping for the host's types)
+    /// does not decide how StatusData's rows map. It changes nothing for any other type.
+    /// </summary>
+    static Session()
+    {
+        SqlMapper.SetTypeMap(typeof(User), new DefaultTypeMap(typeof(User)));
+        SqlMapper.SetTypeMap(typeof(StatusUpdate), new DefaultTypeMap(typeof(StatusUpdate)));
+    }
+
+    /// <param name="dataSource">Writes and transactions.</param>
     /// <param name="readDataSource">Reads that tolerate replica lag (the same data source unless reads are routed to standbys).</param>
     /// <param name="options">Settings.</param>
     /// <param name="timeProvider">The clock.</param>
@@ -56,7 +77,7 @@ internal sealed class Session
         Time = timeProvider;
     }
 
-    public Session(NpgsqlConnection connection, NpgsqlTransaction transaction, StatusDataOptions options, TimeProvider timeProvider)
+    private Session(NpgsqlConnection connection, NpgsqlTransaction transaction, StatusDataOptions options, TimeProvider timeProvider)
     {
         _connection = connection;
         Transaction = transaction;
@@ -71,6 +92,9 @@ internal sealed class Session
     /// <summary>The caller's transaction, or <see langword="null"/> when each operation runs on its own.</summary>
     public NpgsqlTransaction? Transaction { get; }
 
+    /// <summary>The connection of the caller's transaction, or <see langword="null"/>.</summary>
+    public NpgsqlConnection? Connection => _connection;
+
     /// <summary>Now, in UTC, truncated to PostgreSQL's microsecond precision so the returned record equals the stored row.</summary>
     public DateTime UtcNow()
     {
@@ -81,123 +105,183 @@ internal sealed class Session
     /// <summary>Today in UTC, from the TimeProvider.</summary>
     public DateOnly UtcToday() => DateOnly.FromDateTime(Time.GetUtcNow().UtcDateTime);
 
-    /// <summary>A query's first row read with <paramref name="read"/>, or <see langword="default"/> without rows.</summary>
-    public ValueTask<T?> QuerySingleAsync<T>(Access access, string sql, NpgsqlParameter[] parameters, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken) =>
-        RunAsync<Prepared.SingleRow<T>, T?>(access, new(sql, parameters, read), cancellationToken);
-
-    /// <summary>A lag-tolerant read of at most <paramref name="capacity"/> rows, each read with <paramref name="read"/>.</summary>
-    public ValueTask<List<T>> QueryListAsync<T>(string sql, NpgsqlParameter[] parameters, int capacity, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken) =>
-        RunAsync<Prepared.Rows<T>, List<T>>(Access.Read, new(sql, parameters, capacity, read), cancellationToken);
-
-    /// <summary>A write without results; returns the number of rows it affected.</summary>
-    public ValueTask<int> ExecuteAsync(string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken) =>
-        RunAsync<Prepared.NonQuery, int>(Access.Write, new(sql, parameters), cancellationToken);
-
-    /// <summary>Anything else on the connection: a batch, a COPY.</summary>
-    public ValueTask<T> RunAsync<T>(Access access, Func<NpgsqlConnection, ValueTask<T>> work, CancellationToken cancellationToken) =>
-        RunAsync<Delegated<T>, T>(access, new(work), cancellationToken);
-
     /// <summary>
-    /// Runs <paramref name="statement"/> on a pooled connection (or the caller's transaction), retrying reads
-    /// and translating errors. The statement is a struct and these methods return pooled
-    /// <see cref="ValueTask{TResult}"/>s (awaited once, at once), so the layers below a public method
-    /// allocate no closures, delegates or state machines of their own.
+    /// Runs one repository call: <paramref name="run"/> gets an open connection and the Dapper command for
+    /// <paramref name="sql"/> with <paramref name="parameters"/> (the caller's transaction, the connection string's
+    /// Command Timeout, the caller's token), and makes the one Dapper (or Npgsql COPY) call.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<T> RunAsync<TStatement, T>(Access access, TStatement statement, CancellationToken cancellationToken)
-        where TStatement : IStatement<T>
+    /// <returns>What <paramref name="run"/> returned. For a write, a result of <see langword="null"/>, 0 or <see langword="false"/> means it changed nothing.</returns>
+    public async Task<T> RunAsync<T>(Call call, string sql, object? parameters, Func<NpgsqlConnection, CommandDefinition, Task<T>> run, CancellationToken cancellationToken)
     {
-        // Reads outside a caller's transaction may be retried; inside one, the transaction is already lost.
-        // Not after a statement timeout: the same query would most likely time out again.
-        var attempts = access != Access.Write && _connection is null ? Options.ReadAttempts : 1;
-        for (var attempt = 1; ; attempt++)
+        using var span = Telemetry.Start(call.Operation, call.Access, Transaction is not null);
+        try
         {
-            try
+            if (call.Refused is not null)
             {
-                return await RunOnceAsync<TStatement, T>(access, statement, cancellationToken).ConfigureAwait(false);
+                throw call.Refused;
             }
-            catch (TransientDatabaseException e) when (attempt < attempts && e.InnerException is not PostgresException { SqlState: PostgresErrorCodes.QueryCanceled })
+
+            // Reads outside a caller's transaction may be retried; inside one, the transaction is already lost.
+            var attempts = call.Access == Access.Read && _connection is null ? Options.ReadAttempts : 1;
+            for (var attempt = 1; ; attempt++)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(50 * (1 << attempt)), Time, cancellationToken).ConfigureAwait(false);
+                var sent = false;
+                try
+                {
+                    T result;
+                    if (_connection is not null)
+                    {
+                        sent = true;
+                        result = await run(_connection, Command(_connection, sql, parameters, cancellationToken)).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // Lag-tolerant reads may go to a standby; writes never do (docs/scaling.md).
+                        var connection = await (call.Access == Access.Read ? _readDataSource! : _dataSource!).OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                        await using (connection.ConfigureAwait(false))
+                        {
+                            sent = true;
+                            result = await run(connection, Command(connection, sql, parameters, cancellationToken)).ConfigureAwait(false);
+                        }
+                    }
+
+                    var changedNothing = EqualityComparer<T>.Default.Equals(result, default);
+                    if (call.RequiredUser is { } userId && changedNothing)
+                    {
+                        throw new UserNotFoundException(userId);
+                    }
+
+                    if (call.Access == Access.Write)
+                    {
+                        Telemetry.Completed(span, written: !changedNothing);
+                    }
+
+                    return result;
+                }
+                catch (Exception e) when (Translate(e, call.Access, sent, cancellationToken) is { } translated)
+                {
+                    // Not after a statement timeout: the same query would most likely time out again.
+                    if (translated is TransientDatabaseException && attempt < attempts && e is not PostgresException { SqlState: PostgresErrorCodes.QueryCanceled })
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(50 * (1 << attempt)), Time, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    throw translated;
+                }
             }
+        }
+        catch (Exception e) when (Telemetry.Failed(span, e, call.Access, Transaction is not null))
+        {
+            throw;
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<T> RunOnceAsync<TStatement, T>(Access access, TStatement statement, CancellationToken cancellationToken)
-        where TStatement : IStatement<T>
+    /// <summary>
+    /// The Dapper command: the Command Timeout comes from the connection (its connection string), never from
+    /// Dapper's process-wide <c>SqlMapper.Settings.CommandTimeout</c>, which belongs to the host application.
+    /// </summary>
+    private CommandDefinition Command(NpgsqlConnection connection, string sql, object? parameters, CancellationToken cancellationToken) =>
+        new(sql, parameters, Transaction, connection.CommandTimeout, CommandType.Text, CommandFlags.Buffered, cancellationToken);
+
+    /// <summary>Opens a connection, begins a transaction on it and returns the session of that transaction.</summary>
+    public async Task<Session> BeginAsync(CancellationToken cancellationToken)
     {
-        var sent = false;
+        using var span = Telemetry.Start("statusdata.begin_transaction", Access.Read, inTransaction: false);
         try
         {
-            if (_connection is not null)
+            NpgsqlConnection? connection = null;
+            try
             {
-                sent = true;
-                return await statement.RunAsync(this, _connection, cancellationToken).ConfigureAwait(false);
+                connection = await _dataSource!.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                return new Session(connection, transaction, Options, Time);
             }
+            catch (Exception e)
+            {
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
 
-            // Lag-tolerant reads may go to a standby; writes and primary reads never do (docs/scaling.md).
-            var dataSource = access == Access.Read ? _readDataSource! : _dataSource!;
-            var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using (connection.ConfigureAwait(false))
-            {
-                sent = true;
-                return await statement.RunAsync(this, connection, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && DuplicateField(e.ConstraintName) is { } field)
-        {
-            throw new DuplicateValueException(field, e);
-        }
-        catch (NpgsqlException e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
-        {
-            if (_connection is not null)
-            {
-                // Nothing of a caller's transaction is committed before its CommitAsync: the outcome is known.
-                throw Transient(e, Outcome.TransactionLost);
-            }
+                // No connection in time (pool exhausted, server down), or BEGIN failed: typed like every other call's.
+                if (e is NpgsqlException n && n.IsTransient && !cancellationToken.IsCancellationRequested)
+                {
+                    throw Transient(n, Outcome.NothingWritten, sent: connection is not null);
+                }
 
-            // A PostgresException is the server's own answer: the statement failed and was rolled back.
-            // Anything else after the statement was sent (a broken connection) leaves a write's outcome unknown.
-            throw Transient(e, access == Access.Write && sent && e is not PostgresException ? Outcome.Unknown : Outcome.NothingWritten);
+                throw;
+            }
         }
-        catch (InvalidOperationException e) when (_connection is not null && IsBroken(_connection))
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, inTransaction: false))
         {
-            // The caller's transaction lost its connection earlier (e.g. in the caller's own SQL); Npgsql
-            // then says "Transaction is already completed". The server rolled the transaction back.
-            throw BrokenTransaction(e);
+            throw;
         }
     }
 
     /// <summary>Commits the caller's transaction, translating a broken connection like every other call.</summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
+        using var span = Telemetry.Start("statusdata.commit", Access.Write, inTransaction: true);
         try
         {
-            await Transaction!.CommitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Transaction!.CommitAsync(cancellationToken).ConfigureAwait(false);
+                Telemetry.Completed(span, written: true);
+            }
+            catch (NpgsqlException e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            {
+                // COMMIT was sent. The server's own error means it rolled back; a connection that broke
+                // before the answer leaves the commit's outcome unknown.
+                throw Transient(e, e is PostgresException ? Outcome.TransactionLost : Outcome.CommitUnknown, sent: true);
+            }
+            catch (InvalidOperationException e) when (IsBroken(_connection!))
+            {
+                throw BrokenTransaction(e);
+            }
         }
-        catch (NpgsqlException e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, inTransaction: false)) // a COMMIT's outcome is the committed one
         {
-            // COMMIT was sent. The server's own error means it rolled back; a connection that broke
-            // before the answer leaves the commit's outcome unknown.
-            throw Transient(e, e is PostgresException ? Outcome.TransactionLost : Outcome.CommitUnknown);
-        }
-        catch (InvalidOperationException e) when (IsBroken(_connection!))
-        {
-            throw BrokenTransaction(e);
+            throw;
         }
     }
 
     /// <summary>Rolls the caller's transaction back; when its connection already broke, the server did that already.</summary>
     public async Task RollbackAsync(CancellationToken cancellationToken)
     {
-        if (IsBroken(_connection!))
+        using var span = Telemetry.Start("statusdata.rollback", Access.Read, inTransaction: true);
+        try
         {
-            return;
+            if (!IsBroken(_connection!))
+            {
+                await Transaction!.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
-
-        await Transaction!.RollbackAsync(cancellationToken).ConfigureAwait(false);
+        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, inTransaction: true))
+        {
+            throw;
+        }
     }
+
+    /// <summary>The StatusData exception for a database error of a call, or <see langword="null"/> to let it through as it is.</summary>
+    private Exception? Translate(Exception e, Access access, bool sent, CancellationToken cancellationToken) => e switch
+    {
+        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } p when DuplicateField(p.ConstraintName) is { } field => new DuplicateValueException(field, p),
+
+        // Nothing of a caller's transaction is committed before its CommitAsync: the outcome is known.
+        NpgsqlException n when IsTransient(n) && !cancellationToken.IsCancellationRequested && _connection is not null => Transient(n, Outcome.TransactionLost, sent),
+
+        // A PostgresException is the server's own answer: the statement failed and was rolled back.
+        // Anything else after the statement was sent (a broken connection) leaves a write's outcome unknown.
+        NpgsqlException n when IsTransient(n) && !cancellationToken.IsCancellationRequested =>
+            Transient(n, access == Access.Write && sent && n is not PostgresException ? Outcome.Unknown : Outcome.NothingWritten, sent),
+
+        // The caller's transaction lost its connection earlier (e.g. in the caller's own SQL); Npgsql then says
+        // "Transaction is already completed". The server rolled the transaction back.
+        InvalidOperationException when _connection is not null && IsBroken(_connection) => BrokenTransaction(e),
+        _ => null,
+    };
 
     /// <summary>
     /// Npgsql's own notion of transient, plus a statement the server cancelled (57014: statement_timeout,
@@ -216,21 +300,23 @@ internal sealed class Session
         outcomeUnknown: false,
         e);
 
-    /// <summary>A transient error, in the caller's terms: what happened, and what it means for the data.</summary>
-    internal static TransientDatabaseException Transient(NpgsqlException e, Outcome outcome)
+    /// <summary>
+    /// A transient error, in the caller's terms: what happened, and what it means for the data. The cause is
+    /// told by SQLSTATE, and for a timeout by where it happened (<paramref name="sent"/>: before, getting a
+    /// connection; after, waiting for the answer).
+    /// </summary>
+    private static TransientDatabaseException Transient(NpgsqlException e, Outcome outcome, bool sent)
     {
         var cause = e switch
         {
-            PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } p when p.MessageText.Contains("statement timeout", StringComparison.Ordinal)
-                => "the statement ran longer than the server's statement_timeout and was cancelled",
-            PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } => "the statement was cancelled on the server (pg_cancel_backend or an administrator)",
+            PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } => "the server cancelled the statement: it ran longer than the server's statement_timeout, or an administrator cancelled it (pg_cancel_backend)",
             PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown } => "the server terminated the connection (restart or pg_terminate_backend)",
             PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected } => "a deadlock with another transaction",
             PostgresException { SqlState: PostgresErrorCodes.SerializationFailure } => "a serialization failure",
             PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } => "a lock wait timed out (lock_timeout)",
             PostgresException { SqlState: PostgresErrorCodes.TooManyConnections } => "the server has no free connection slots (max_connections)",
-            PostgresException p => $"SQLSTATE {p.SqlState} {p.MessageText}",
-            { InnerException: TimeoutException } when e.Message.Contains("pool", StringComparison.OrdinalIgnoreCase) => "the connection pool was exhausted (raise Max Pool Size, or return connections sooner)",
+            PostgresException p => $"SQLSTATE {p.SqlState}",
+            { InnerException: TimeoutException } when !sent => "no connection within the connection string's Timeout: the connection pool was exhausted (raise Max Pool Size, or return connections sooner) or the server did not accept a connection in time",
             { InnerException: TimeoutException } => "the database did not answer within the command timeout (the connection string's Command Timeout)",
             _ => "the connection to the database failed or broke",
         };
@@ -253,16 +339,4 @@ internal sealed class Session
         "users_email_key" => "email",
         _ => null,
     };
-}
-
-/// <summary>What <see cref="Session"/> runs on a connection; implemented by structs, so running one allocates nothing.</summary>
-internal interface IStatement<T>
-{
-    ValueTask<T> RunAsync(Session session, NpgsqlConnection connection, CancellationToken cancellationToken);
-}
-
-/// <summary>Work given as a delegate, for the few operations that are more than one prepared statement.</summary>
-internal readonly struct Delegated<T>(Func<NpgsqlConnection, ValueTask<T>> work) : IStatement<T>
-{
-    public ValueTask<T> RunAsync(Session session, NpgsqlConnection connection, CancellationToken cancellationToken) => work(connection);
 }

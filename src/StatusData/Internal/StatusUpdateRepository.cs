@@ -1,226 +1,185 @@
-using System.Runtime.CompilerServices;
+using Dapper;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace StatusData.Internal;
 
 /// <summary>
-/// <c>status_updates</c>, in hand-written SQL: every statement runs prepared with positional parameters
-/// and is read by ordinal (<see cref="Prepared"/>). Lists seek on <c>(created_at, id)</c> through the
-/// indexes of migration 202611220900, so a deep page costs what the first one costs. Each public method
-/// is one span (<see cref="Telemetry"/>).
+/// <c>status_updates</c>, in hand-written SQL run by Dapper through <see cref="Session.RunAsync"/>, which maps each
+/// row onto <see cref="StatusUpdate"/> (and an update with its author by multi-mapping, split at the author's
+/// <c>id</c>). Lists seek on <c>(created_at, id)</c> through the indexes of migration 202611220900, so a deep page
+/// costs what the first one costs. <see cref="ImportAsync"/> is the one call Dapper cannot make: binary COPY.
 /// </summary>
 internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRepository
 {
     private const string ImportSavepoint = "statusdata_import";
 
+    private const string CopySql = "COPY status_updates (id, user_id, message, category, created_at) FROM STDIN (FORMAT BINARY)";
+
     // One statement: the UPDATE locks the author's row, so concurrent posts by one user serialize
     // and each computes its streak from the row as the previous post left it (READ COMMITTED
     // re-evaluates the SET expressions on the latest row version). The INSERT takes the author
     // from the UPDATE, so a missing user inserts nothing, and the foreign key cannot fail: the
-    // author's row stays locked by this UPDATE until the statement commits.
+    // author's row stays locked by this UPDATE until the statement commits. Both RETURNING lists are
+    // StatusDataColumns', so s.*, u.* is an update's five columns, then its author's eleven.
     internal const string PostSql = $"""
         WITH author AS (
             UPDATE users
-            SET xp = xp + $5,
+            SET xp = xp + @xpAward,
                 current_streak = CASE
-                    WHEN last_post_date = $6 THEN current_streak
-                    WHEN last_post_date = $6 - 1 THEN current_streak + 1
+                    WHEN last_post_date = @day THEN current_streak
+                    WHEN last_post_date = @day - 1 THEN current_streak + 1
                     ELSE 1
                 END,
                 longest_streak = GREATEST(longest_streak, CASE
-                    WHEN last_post_date = $6 THEN current_streak
-                    WHEN last_post_date = $6 - 1 THEN current_streak + 1
+                    WHEN last_post_date = @day THEN current_streak
+                    WHEN last_post_date = @day - 1 THEN current_streak + 1
                     ELSE 1
                 END),
-                last_post_date = $6
-            WHERE id = $2
-            RETURNING {Prepared.UserColumns}
+                last_post_date = @day
+            WHERE id = @userId
+            RETURNING {StatusDataColumns.User}
         ),
         inserted AS (
             INSERT INTO status_updates (id, user_id, message, category, created_at)
-            SELECT $1, author.id, $3, $4, $7 FROM author
-            RETURNING {Prepared.StatusUpdateColumns}
+            SELECT @id, author.id, @message, @category, @createdAt FROM author
+            RETURNING {StatusDataColumns.StatusUpdate}
         )
-        SELECT {Prepared.StatusUpdateWithAuthorColumns}
+        SELECT s.*, u.*
         FROM inserted s CROSS JOIN author u
         """;
 
-    public async Task<StatusUpdateWithAuthor> PostAsync(Guid userId, string message, string category, int xpAward, DateOnly? day = null, CancellationToken cancellationToken = default)
+    public Task<StatusUpdateWithAuthor> PostAsync(Guid userId, string message, string category, int xpAward, DateOnly? day = null, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.post", Access.Write, session);
-        try
+        var refused = Guard.Text(message, session.Options.MaxMessageLength, nameof(message))
+            ?? Guard.Text(category, SchemaLimits.Category, nameof(category))
+            ?? Guard.NotNegative(xpAward, nameof(xpAward));
+        var parameters = new
         {
-            Guard.Text(message, session.Options.MaxMessageLength, nameof(message));
-            Guard.Text(category, SchemaLimits.Category, nameof(category));
-            ArgumentOutOfRangeException.ThrowIfNegative(xpAward);
-
-            NpgsqlParameter[] parameters =
-            [
-                Prepared.Value(Guid.CreateVersion7(session.Time.GetUtcNow())),
-                Prepared.Value(userId),
-                Prepared.Value(message),
-                Prepared.Value(category),
-                Prepared.Value(xpAward),
-                Prepared.Value(day ?? session.UtcToday()),
-                Prepared.Value(session.UtcNow()),
-            ];
-            var posted = await QueryWithAuthorSingleAsync(PostSql, parameters, Access.Write, cancellationToken).ConfigureAwait(false)
-                ?? throw new UserNotFoundException(userId);
-            Telemetry.Completed(span, written: true);
-            return posted;
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
-        {
-            throw;
-        }
+            id = Guid.CreateVersion7(session.Time.GetUtcNow()),
+            userId,
+            message,
+            category,
+            xpAward,
+            day = day ?? session.UtcToday(),
+            createdAt = Paging.Timestamptz(session.UtcNow()),
+        };
+        return session.RunAsync(new("statusdata.post", Access.Write) { Refused = refused, RequiredUser = userId }, PostSql, parameters, QueryWithAuthorAsync, cancellationToken)!;
     }
 
-    public async Task<StatusUpdateWithAuthor?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
+    public Task<StatusUpdateWithAuthor?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.get_status_update", Access.Read, session);
-        try
-        {
-            const string sql = $"""
-                SELECT {Prepared.StatusUpdateWithAuthorColumns}
-                FROM status_updates s
-                JOIN users u ON u.id = s.user_id
-                WHERE s.id = $1
-                """;
-            return await QueryWithAuthorSingleAsync(sql, [Prepared.Value(id)], Access.Read, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
+        // As in FeedSql: the two subqueries flatten into a plain join.
+        const string sql = $"""
+            SELECT s.*, u.*
+            FROM (SELECT {StatusDataColumns.StatusUpdate} FROM status_updates) s
+            JOIN (SELECT {StatusDataColumns.User} FROM users) u ON u.id = s.userid
+            WHERE s.id = @id
+            """;
+        return session.RunAsync(new("statusdata.get_status_update", Access.Read), sql, new { id }, QueryWithAuthorAsync, cancellationToken);
     }
 
-    public async Task<Page<StatusUpdate>> ListByUserAsync(Guid userId, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
+    public Task<Page<StatusUpdate>> ListByUserAsync(Guid userId, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.list_status_updates_by_user", Access.Read, session);
-        try
-        {
-            Guard.PageSize(limit, nameof(limit));
-            const string sql = $"""
-                SELECT {Prepared.StatusUpdateColumns}
-                FROM status_updates
-                WHERE user_id = $1 AND (created_at, id) < ($2, $3)
-                ORDER BY created_at DESC, id DESC
-                LIMIT $4
-                """;
-            return await PageAsync(sql, Prepared.Value(userId), limit, after, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
+        const string sql = $"""
+            SELECT {StatusDataColumns.StatusUpdate}
+            FROM status_updates
+            WHERE user_id = @Filter AND (created_at, id) < (@CreatedAt, @Id)
+            ORDER BY created_at DESC, id DESC
+            LIMIT @Limit
+            """;
+        return PageAsync(new("statusdata.list_status_updates_by_user", Access.Read), sql, userId, limit, after, cancellationToken);
     }
 
-    // Joined loading: each row is a status update, then its author.
+    public Task<Page<StatusUpdate>> ListByCategoryAsync(string category, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
+    {
+        const string sql = $"""
+            SELECT {StatusDataColumns.StatusUpdate}
+            FROM status_updates
+            WHERE category = @Filter AND (created_at, id) < (@CreatedAt, @Id)
+            ORDER BY created_at DESC, id DESC
+            LIMIT @Limit
+            """;
+        return PageAsync(new("statusdata.list_status_updates_by_category", Access.Read) { Refused = Guard.Lookup(category, nameof(category)) }, sql, category, limit, after, cancellationToken);
+    }
+
+    // Joined loading: each row is a status update, then its author. Each side selects its StatusDataColumns from its
+    // own table; PostgreSQL flattens the two subqueries, so the plan is the plain join's (a backward seek on
+    // ix_status_updates_created_at_id, each author by primary key, stopping at the limit).
     internal const string FeedSql = $"""
-        SELECT {Prepared.StatusUpdateWithAuthorColumns}
-        FROM status_updates s
-        JOIN users u ON u.id = s.user_id
-        WHERE (s.created_at, s.id) < ($1, $2)
-        ORDER BY s.created_at DESC, s.id DESC
-        LIMIT $3
+        SELECT s.*, u.*
+        FROM (SELECT {StatusDataColumns.StatusUpdate} FROM status_updates) s
+        JOIN (SELECT {StatusDataColumns.User} FROM users) u ON u.id = s.userid
+        WHERE (s.createdat, s.id) < (@CreatedAt, @Id)
+        ORDER BY s.createdat DESC, s.id DESC
+        LIMIT @Limit
         """;
 
     public async Task<Page<StatusUpdateWithAuthor>> GetFeedAsync(int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.get_feed", Access.Read, session);
-        try
-        {
-            Guard.PageSize(limit, nameof(limit));
-            var cursor = after ?? Paging.End;
-
-            NpgsqlParameter[] parameters = [Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)];
-            var rows = await session.QueryListAsync(FeedSql, parameters, limit + 1, Prepared.ReadStatusUpdateWithAuthor, cancellationToken).ConfigureAwait(false);
-            return Paging.ToPage(rows, limit, static row => PageCursor.After(row.StatusUpdate));
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
-    }
-
-    public async Task<Page<StatusUpdate>> ListByCategoryAsync(string category, int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
-    {
-        using var span = Telemetry.Start("statusdata.list_status_updates_by_category", Access.Read, session);
-        try
-        {
-            Guard.Lookup(category, nameof(category));
-            Guard.PageSize(limit, nameof(limit));
-            const string sql = $"""
-                SELECT {Prepared.StatusUpdateColumns}
-                FROM status_updates
-                WHERE category = $1 AND (created_at, id) < ($2, $3)
-                ORDER BY created_at DESC, id DESC
-                LIMIT $4
-                """;
-            return await PageAsync(sql, Prepared.Value(category), limit, after, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
+        var (createdAt, id) = Paging.Before(after);
+        var rows = await session.RunAsync(
+            new("statusdata.get_feed", Access.Read) { Refused = Guard.PageSize(limit, nameof(limit)) ?? Paging.Check(after, nameof(after)) },
+            FeedSql,
+            new { CreatedAt = createdAt, Id = id, Limit = limit + 1 },
+            static (c, command) => c.QueryAsync(command, static (StatusUpdate update, User author) => new StatusUpdateWithAuthor(update, author), splitOn: "id"),
+            cancellationToken).ConfigureAwait(false);
+        return Paging.ToPage(rows, limit, static row => PageCursor.After(row.StatusUpdate));
     }
 
     public async Task<long> ImportAsync(IEnumerable<StatusUpdate> statusUpdates, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.import_status_updates", Access.Write, session);
-        try
-        {
-            ArgumentNullException.ThrowIfNull(statusUpdates);
-            // The authors are needed only to name a missing one. A collection can be read again for that; rows
-            // from a single-pass enumerable are remembered as they are copied.
-            var authors = statusUpdates is IReadOnlyCollection<StatusUpdate> ? null : new HashSet<Guid>();
-            long imported;
-            try
+        // The authors are needed only to name a missing one. A collection can be read again for that; rows
+        // from a single-pass enumerable are remembered as they are copied.
+        var authors = statusUpdates is IReadOnlyCollection<StatusUpdate> ? null : new HashSet<Guid>();
+        return await session.RunAsync(
+            new("statusdata.import_status_updates", Access.Write) { Refused = Guard.NotNull(statusUpdates, nameof(statusUpdates)) },
+            CopySql,
+            parameters: null,
+            async (connection, command) =>
             {
-                imported = await session.RunAsync(
-                    Access.Write,
-                    async connection =>
+                // Inside a caller's transaction a failed COPY (a bad row, a missing author) would abort the whole
+                // transaction; a savepoint confines the failure to this call.
+                var transaction = (NpgsqlTransaction?)command.Transaction;
+                if (transaction is not null)
+                {
+                    await transaction.SaveAsync(ImportSavepoint, command.CancellationToken).ConfigureAwait(false);
+                }
+
+                try
+                {
+                    var copied = await CopyAsync(connection, command, statusUpdates, authors).ConfigureAwait(false);
+                    if (transaction is not null)
                     {
-                        // Inside a caller's transaction a failed COPY (a bad row, a missing author) would abort
-                        // the whole transaction; a savepoint confines the failure to this call.
-                        var transaction = session.Transaction;
-                        if (transaction is not null)
-                        {
-                            await transaction.SaveAsync(ImportSavepoint, cancellationToken).ConfigureAwait(false);
-                        }
+                        await transaction.ReleaseAsync(ImportSavepoint, command.CancellationToken).ConfigureAwait(false);
+                    }
 
-                        try
-                        {
-                            var copied = await CopyAsync(connection, statusUpdates, authors, cancellationToken).ConfigureAwait(false);
-                            if (transaction is not null)
-                            {
-                                await transaction.ReleaseAsync(ImportSavepoint, cancellationToken).ConfigureAwait(false);
-                            }
+                    return copied;
+                }
+                catch (Exception e)
+                {
+                    if (transaction is not null && connection.State == System.Data.ConnectionState.Open)
+                    {
+                        await RollbackToSavepointAsync(transaction).ConfigureAwait(false);
+                    }
 
-                            return copied;
-                        }
-                        catch when (transaction is not null && connection.State == System.Data.ConnectionState.Open)
-                        {
-                            await RollbackToSavepointAsync(transaction).ConfigureAwait(false);
-                            throw;
-                        }
-                    },
-                    cancellationToken).ConfigureAwait(false);
-            }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
-            {
-                var missing = await FirstMissingAuthorAsync(authors ?? statusUpdates.Select(row => row.UserId).ToHashSet(), cancellationToken).ConfigureAwait(false);
-                throw new UserNotFoundException(missing, e);
-            }
+                    if (e is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation } violation)
+                    {
+                        // The COPY was rolled back (to the savepoint, or with its implicit transaction): the connection can name the author.
+                        const string sql = "SELECT a.id FROM unnest(@authors) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.id) LIMIT 1";
+                        var missing = await connection.QueryFirstOrDefaultAsync<Guid>(new CommandDefinition(
+                            sql,
+                            new { authors = (authors ?? statusUpdates.Select(row => row.UserId)).Distinct().ToArray() },
+                            transaction,
+                            connection.CommandTimeout,
+                            cancellationToken: command.CancellationToken)).ConfigureAwait(false);
+                        throw new UserNotFoundException(missing, violation);
+                    }
 
-            Telemetry.Completed(span, written: imported > 0);
-            return imported;
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
-        {
-            throw;
-        }
+                    throw;
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Best effort: if even this fails, the connection is broken and the original error says more.</summary>
@@ -236,16 +195,20 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
     }
 
     /// <summary>One COPY statement: atomic. Leaving without Complete() cancels it, so a bad row or a cancellation writes nothing.</summary>
-    private async Task<long> CopyAsync(NpgsqlConnection connection, IEnumerable<StatusUpdate> statusUpdates, HashSet<Guid>? authors, CancellationToken cancellationToken)
+    private async Task<long> CopyAsync(NpgsqlConnection connection, CommandDefinition command, IEnumerable<StatusUpdate> statusUpdates, HashSet<Guid>? authors)
     {
-        const string copy = "COPY status_updates (id, user_id, message, category, created_at) FROM STDIN (FORMAT BINARY)";
-        var importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false);
+        var cancellationToken = command.CancellationToken;
+        var importer = await connection.BeginBinaryImportAsync(CopySql, cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
             var index = 0;
             foreach (var row in statusUpdates)
             {
-                ValidateImportRow(row, index++);
+                if (InvalidImportRow(row, index++) is { } invalid)
+                {
+                    throw invalid;
+                }
+
                 authors?.Add(row.UserId);
                 await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
                 await importer.WriteAsync(row.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
@@ -259,69 +222,47 @@ internal sealed class StatusUpdateRepository(Session session) : IStatusUpdateRep
         }
     }
 
-    private void ValidateImportRow(StatusUpdate row, int index)
+    /// <summary>The error for a bad row, naming it by index; the common case allocates nothing (names are built only for a bad row).</summary>
+    private ArgumentException? InvalidImportRow(StatusUpdate row, int index)
     {
-        // The common case allocates nothing: the names for the error message are built only for a bad row.
         if (row is not null
             && Guard.IsValidText(row.Message, session.Options.MaxMessageLength)
             && Guard.IsValidText(row.Category, SchemaLimits.Category)
             && row.CreatedAt.Kind == DateTimeKind.Utc)
         {
-            return;
+            return null;
         }
 
         var name = $"statusUpdates[{index}]";
-        if (row is null)
-        {
-            throw new ArgumentException($"{name} is null.", name);
-        }
-
-        Guard.Text(row.Message, session.Options.MaxMessageLength, $"{name}.{nameof(StatusUpdate.Message)}");
-        Guard.Text(row.Category, SchemaLimits.Category, $"{name}.{nameof(StatusUpdate.Category)}");
-        if (row.CreatedAt.Kind != DateTimeKind.Utc)
-        {
-            throw new ArgumentException($"{name}.CreatedAt must be a UTC DateTime (Kind = Utc); got Kind = {row.CreatedAt.Kind}.", $"{name}.{nameof(StatusUpdate.CreatedAt)}");
-        }
+        return row is null ? new ArgumentException($"{name} is null.", name)
+            : Guard.Text(row.Message, session.Options.MaxMessageLength, $"{name}.{nameof(StatusUpdate.Message)}")
+            ?? Guard.Text(row.Category, SchemaLimits.Category, $"{name}.{nameof(StatusUpdate.Category)}")
+            ?? new ArgumentException($"{name}.CreatedAt must be a UTC DateTime (Kind = Utc); got Kind = {row.CreatedAt.Kind}.", $"{name}.{nameof(StatusUpdate.CreatedAt)}");
     }
 
-    private async Task<Guid> FirstMissingAuthorAsync(HashSet<Guid> authors, CancellationToken cancellationToken)
-    {
-        const string sql = "SELECT a.id FROM unnest($1) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.id) LIMIT 1";
-        NpgsqlParameter[] parameters = [Prepared.Value(authors.ToArray())];
-        return await session.QuerySingleAsync(Access.ReadPrimary, sql, parameters, static reader => reader.GetGuid(0), cancellationToken).ConfigureAwait(false);
-    }
+    public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default) =>
+        await session.RunAsync(
+            new("statusdata.delete_status_update", Access.Write),
+            "DELETE FROM status_updates WHERE id = @id",
+            new { id },
+            static (c, command) => c.ExecuteAsync(command),
+            cancellationToken).ConfigureAwait(false) == 1;
 
-    public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
+    /// <summary>A newest-first page of one user's or one category's updates: <paramref name="sql"/> filters on @Filter and seeks after (@CreatedAt, @Id).</summary>
+    private async Task<Page<StatusUpdate>> PageAsync<TFilter>(Call call, string sql, TFilter filter, int limit, PageCursor? after, CancellationToken cancellationToken)
     {
-        using var span = Telemetry.Start("statusdata.delete_status_update", Access.Write, session);
-        try
-        {
-            const string sql = "DELETE FROM status_updates WHERE id = $1";
-            NpgsqlParameter[] parameters = [Prepared.Value(id)];
-            var deleted = await session.ExecuteAsync(sql, parameters, cancellationToken).ConfigureAwait(false) == 1;
-            Telemetry.Completed(span, written: deleted);
-            return deleted;
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
-        {
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// A newest-first page of one user's or one category's updates: <paramref name="sql"/> takes the filter as
-    /// $1, the cursor as ($2, $3) and limit + 1 as $4; the extra row only says whether a next page exists.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Page<StatusUpdate>> PageAsync(string sql, NpgsqlParameter filter, int limit, PageCursor? after, CancellationToken cancellationToken)
-    {
-        var cursor = after ?? Paging.End;
-        NpgsqlParameter[] parameters = [filter, Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)];
-        var rows = await session.QueryListAsync(sql, parameters, limit + 1, static reader => Prepared.ReadStatusUpdate(reader, 0), cancellationToken).ConfigureAwait(false);
+        var (createdAt, id) = Paging.Before(after);
+        var rows = await session.RunAsync(
+            call with { Refused = call.Refused ?? Guard.PageSize(limit, nameof(limit)) ?? Paging.Check(after, nameof(after)) },
+            sql,
+            new { Filter = filter, CreatedAt = createdAt, Id = id, Limit = limit + 1 },
+            static (c, command) => c.QueryAsync<StatusUpdate>(command),
+            cancellationToken).ConfigureAwait(false);
         return Paging.ToPage(rows, limit, PageCursor.After);
     }
 
-    /// <summary>One status update with its author, by a single-row statement.</summary>
-    private ValueTask<StatusUpdateWithAuthor?> QueryWithAuthorSingleAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
-        session.QuerySingleAsync(access, sql, parameters, Prepared.ReadStatusUpdateWithAuthor, cancellationToken);
+    /// <summary>One status update with its author, mapped by Dapper's multi-mapping: the update's columns, then the author's from their <c>id</c> on.</summary>
+    private static async Task<StatusUpdateWithAuthor?> QueryWithAuthorAsync(NpgsqlConnection connection, CommandDefinition command) =>
+        (await connection.QueryAsync(command, static (StatusUpdate update, User author) => new StatusUpdateWithAuthor(update, author), splitOn: "id").ConfigureAwait(false))
+            .FirstOrDefault();
 }

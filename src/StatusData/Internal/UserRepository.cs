@@ -1,330 +1,203 @@
-using Npgsql;
+using Dapper;
 
 namespace StatusData.Internal;
 
 /// <summary>
-/// <c>users</c>, in hand-written SQL: every statement runs prepared with positional parameters and is read
-/// by ordinal (<see cref="Prepared"/>). Each public method is one span (<see cref="Telemetry"/>).
+/// <c>users</c>, in hand-written SQL run by Dapper through <see cref="Session.RunAsync"/>, which maps each row onto
+/// <see cref="User"/> by the aliases of <see cref="StatusDataColumns.User"/>.
 /// </summary>
 internal sealed class UserRepository(Session session) : IUserRepository
 {
     internal const string InsertSql = """
         INSERT INTO users (id, username, display_name, email, password_hash, avatar_url, xp, current_streak, longest_streak, last_post_date, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, NULL, $7)
+        VALUES (@Id, @Username, @DisplayName, @Email, @PasswordHash, @AvatarUrl, 0, 0, 0, NULL, @CreatedAt)
         """;
 
     public async Task<User> CreateAsync(string username, string displayName, string email, string passwordHash, string? avatarUrl = null, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.create_user", Access.Write, session);
-        try
-        {
-            Guard.Text(username, SchemaLimits.Username, nameof(username));
-            Guard.Text(displayName, SchemaLimits.DisplayName, nameof(displayName));
-            Guard.Text(email, SchemaLimits.Email, nameof(email));
-            Guard.Text(passwordHash, SchemaLimits.PasswordHash, nameof(passwordHash));
-            Guard.OptionalText(avatarUrl, SchemaLimits.AvatarUrl, nameof(avatarUrl));
+        var refused = Guard.Text(username, SchemaLimits.Username, nameof(username))
+            ?? Guard.Text(displayName, SchemaLimits.DisplayName, nameof(displayName))
+            ?? Guard.Text(email, SchemaLimits.Email, nameof(email))
+            ?? Guard.Text(passwordHash, SchemaLimits.PasswordHash, nameof(passwordHash))
+            ?? Guard.OptionalText(avatarUrl, SchemaLimits.AvatarUrl, nameof(avatarUrl));
 
-            // UUIDv7: time-ordered, so new rows append to the primary-key index instead of splitting random pages.
-            var user = new User(Guid.CreateVersion7(session.Time.GetUtcNow()), username, displayName, email, passwordHash, avatarUrl, 0, 0, 0, null, session.UtcNow());
-            NpgsqlParameter[] parameters =
-            [
-                Prepared.Value(user.Id),
-                Prepared.Value(user.Username),
-                Prepared.Value(user.DisplayName),
-                Prepared.Value(user.Email),
-                Prepared.Value(user.PasswordHash),
-                Prepared.Nullable(user.AvatarUrl),
-                Prepared.Value(user.CreatedAt),
-            ];
-            await session.ExecuteAsync(InsertSql, parameters, cancellationToken).ConfigureAwait(false);
-            Telemetry.Completed(span, written: true);
-            return user;
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
-        {
-            throw;
-        }
+        // UUIDv7: time-ordered, so new rows append to the primary-key index instead of splitting random pages.
+        var user = new User(Guid.CreateVersion7(session.Time.GetUtcNow()), username, displayName, email, passwordHash, avatarUrl, 0, 0, 0, null, session.UtcNow());
+        var parameters = new { user.Id, user.Username, user.DisplayName, user.Email, user.PasswordHash, user.AvatarUrl, CreatedAt = Paging.Timestamptz(user.CreatedAt) };
+        await session.RunAsync(new("statusdata.create_user", Access.Write) { Refused = refused }, InsertSql, parameters, static (c, command) => c.ExecuteAsync(command), cancellationToken).ConfigureAwait(false);
+        return user;
     }
 
-    internal const string GetByIdSql = $"SELECT {Prepared.UserColumns} FROM users WHERE id = $1";
+    internal const string GetByIdSql = $"SELECT {StatusDataColumns.User} FROM users WHERE id = @id";
 
-    public async Task<User?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
-    {
-        using var span = Telemetry.Start("statusdata.get_user", Access.Read, session);
-        try
-        {
-            return await QueryUserAsync(GetByIdSql, [Prepared.Value(id)], Access.Read, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
-    }
+    public Task<User?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
+        session.RunAsync(new("statusdata.get_user", Access.Read), GetByIdSql, new { id }, static (c, command) => c.QueryFirstOrDefaultAsync<User>(command), cancellationToken);
 
     public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken = default) =>
-        GetByUniqueAsync("statusdata.get_user_by_username", $"SELECT {Prepared.UserColumns} FROM users WHERE username = $1", username, nameof(username), cancellationToken);
+        session.RunAsync(
+            new("statusdata.get_user_by_username", Access.Read) { Refused = Guard.Lookup(username, nameof(username)) },
+            $"SELECT {StatusDataColumns.User} FROM users WHERE username = @username",
+            new { username },
+            static (c, command) => c.QueryFirstOrDefaultAsync<User>(command),
+            cancellationToken);
 
     public Task<User?> GetByEmailAsync(string email, CancellationToken cancellationToken = default) =>
-        GetByUniqueAsync("statusdata.get_user_by_email", $"SELECT {Prepared.UserColumns} FROM users WHERE email = $1", email, nameof(email), cancellationToken);
-
-    /// <summary>The user whose unique text column (username or email, each with its unique index) equals <paramref name="value"/>.</summary>
-    private async Task<User?> GetByUniqueAsync(string operation, string sql, string value, string parameterName, CancellationToken cancellationToken)
-    {
-        using var span = Telemetry.Start(operation, Access.Read, session);
-        try
-        {
-            Guard.Lookup(value, parameterName);
-            return await QueryUserAsync(sql, [Prepared.Value(value)], Access.Read, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
-    }
+        session.RunAsync(
+            new("statusdata.get_user_by_email", Access.Read) { Refused = Guard.Lookup(email, nameof(email)) },
+            $"SELECT {StatusDataColumns.User} FROM users WHERE email = @email",
+            new { email },
+            static (c, command) => c.QueryFirstOrDefaultAsync<User>(command),
+            cancellationToken);
 
     public async Task<User> UpdateProfileAsync(Guid id, string displayName, string email, string? avatarUrl, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.update_profile", Access.Write, session);
-        try
-        {
-            Guard.Text(displayName, SchemaLimits.DisplayName, nameof(displayName));
-            Guard.Text(email, SchemaLimits.Email, nameof(email));
-            Guard.OptionalText(avatarUrl, SchemaLimits.AvatarUrl, nameof(avatarUrl));
-            const string sql = $"""
-                UPDATE users SET display_name = $2, email = $3, avatar_url = $4
-                WHERE id = $1
-                RETURNING {Prepared.UserColumns}
-                """;
-            var updated = await QueryUserAsync(
-                    sql,
-                    [Prepared.Value(id), Prepared.Value(displayName), Prepared.Value(email), Prepared.Nullable(avatarUrl)],
-                    Access.Write,
-                    cancellationToken).ConfigureAwait(false)
-                ?? throw new UserNotFoundException(id);
-            Telemetry.Completed(span, written: true);
-            return updated;
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
-        {
-            throw;
-        }
+        var refused = Guard.Text(displayName, SchemaLimits.DisplayName, nameof(displayName))
+            ?? Guard.Text(email, SchemaLimits.Email, nameof(email))
+            ?? Guard.OptionalText(avatarUrl, SchemaLimits.AvatarUrl, nameof(avatarUrl));
+        const string sql = $"""
+            UPDATE users SET display_name = @displayName, email = @email, avatar_url = @avatarUrl
+            WHERE id = @id
+            RETURNING {StatusDataColumns.User}
+            """;
+        return (await session.RunAsync(
+            new("statusdata.update_profile", Access.Write) { Refused = refused, RequiredUser = id },
+            sql,
+            new { id, displayName, email, avatarUrl },
+            static (c, command) => c.QueryFirstOrDefaultAsync<User>(command),
+            cancellationToken).ConfigureAwait(false))!;
     }
 
-    public async Task SetPasswordHashAsync(Guid id, string passwordHash, CancellationToken cancellationToken = default)
-    {
-        using var span = Telemetry.Start("statusdata.set_password_hash", Access.Write, session);
-        try
-        {
-            Guard.Text(passwordHash, SchemaLimits.PasswordHash, nameof(passwordHash));
-            const string sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
-            NpgsqlParameter[] parameters = [Prepared.Value(id), Prepared.Value(passwordHash)];
-            var updated = await session.ExecuteAsync(sql, parameters, cancellationToken).ConfigureAwait(false);
-            if (updated == 0)
-            {
-                throw new UserNotFoundException(id);
-            }
+    public Task SetPasswordHashAsync(Guid id, string passwordHash, CancellationToken cancellationToken = default) =>
+        session.RunAsync(
+            new("statusdata.set_password_hash", Access.Write) { Refused = Guard.Text(passwordHash, SchemaLimits.PasswordHash, nameof(passwordHash)), RequiredUser = id },
+            "UPDATE users SET password_hash = @passwordHash WHERE id = @id",
+            new { id, passwordHash },
+            static (c, command) => c.ExecuteAsync(command),
+            cancellationToken);
 
-            Telemetry.Completed(span, written: true);
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
-        {
-            throw;
-        }
-    }
-
-    public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
+    public Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.delete_user", Access.Write, session);
-        try
-        {
-            // One round trip, one implicit transaction (or the caller's). The user row is locked first, so a
-            // concurrent post either committed before (its update is then deleted here) or waits and then
-            // finds no user: never an orphaned status update, never a foreign-key failure.
-            const string lockUser = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE";
-            const string deleteUpdates = "DELETE FROM status_updates WHERE user_id = $1";
-            const string deleteUser = "DELETE FROM users WHERE id = $1";
-            var deleted = await session.RunAsync(
-                Access.Write,
-                async connection =>
-                {
-                    var batch = new NpgsqlBatch(connection, session.Transaction)
-                    {
-                        BatchCommands =
-                        {
-                            new NpgsqlBatchCommand(lockUser) { Parameters = { Prepared.Value(id) } },
-                            new NpgsqlBatchCommand(deleteUpdates) { Parameters = { Prepared.Value(id) } },
-                            new NpgsqlBatchCommand(deleteUser) { Parameters = { Prepared.Value(id) } },
-                        },
-                    };
-                    await using (batch.ConfigureAwait(false))
-                    {
-                        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                        return batch.BatchCommands[2].RecordsAffected == 1;
-                    }
-                },
-                cancellationToken).ConfigureAwait(false);
-            Telemetry.Completed(span, written: deleted);
-            return deleted;
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Write, session))
-        {
-            throw;
-        }
+        // Three statements in one command: Npgsql sends them in one round trip, in one implicit transaction (or
+        // the caller's). The user row is locked first, so a concurrent post either committed before (its update
+        // is then deleted here) or waits and then finds no user: never an orphaned status update, never a
+        // foreign-key failure. The result is the first statement's: whether the user was there to delete.
+        const string sql = """
+            SELECT true FROM users WHERE id = @id FOR UPDATE;
+            DELETE FROM status_updates WHERE user_id = @id;
+            DELETE FROM users WHERE id = @id
+            """;
+        return session.RunAsync(new("statusdata.delete_user", Access.Write), sql, new { id }, static (c, command) => c.ExecuteScalarAsync<bool>(command), cancellationToken);
     }
 
     public async Task<IReadOnlyList<User>> GetLeaderboardAsync(int count, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.get_leaderboard", Access.Read, session);
-        try
-        {
-            Guard.PageSize(count, nameof(count));
-            const string sql = $"""
-                SELECT {Prepared.UserColumns}
-                FROM users
-                ORDER BY xp DESC, id
-                LIMIT $1
-                """;
-            return await QueryUsersAsync(sql, [Prepared.Value(count)], count, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
+        const string sql = $"""
+            SELECT {StatusDataColumns.User}
+            FROM users
+            ORDER BY xp DESC, id
+            LIMIT @count
+            """;
+        var rows = await session.RunAsync(
+            new("statusdata.get_leaderboard", Access.Read) { Refused = Guard.PageSize(count, nameof(count)) },
+            sql,
+            new { count },
+            static (c, command) => c.QueryAsync<User>(command),
+            cancellationToken).ConfigureAwait(false);
+        return rows.AsList();
     }
 
     public async Task<Page<User>> ListAsync(int limit, PageCursor? after = null, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.list_users", Access.Read, session);
-        try
-        {
-            Guard.PageSize(limit, nameof(limit));
-            var cursor = after ?? Paging.Start;
-            const string sql = $"""
-                SELECT {Prepared.UserColumns}
-                FROM users
-                WHERE (created_at, id) > ($1, $2)
-                ORDER BY created_at, id
-                LIMIT $3
-                """;
-            var rows = await QueryUsersAsync(
-                sql,
-                [Paging.CursorTimestamp(cursor, nameof(after)), Prepared.Value(cursor.Id), Prepared.Value(limit + 1)],
-                limit + 1,
-                cancellationToken).ConfigureAwait(false);
-            return Paging.ToPage(rows, limit, PageCursor.After);
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
+        const string sql = $"""
+            SELECT {StatusDataColumns.User}
+            FROM users
+            WHERE (created_at, id) > (@CreatedAt, @Id)
+            ORDER BY created_at, id
+            LIMIT @Limit
+            """;
+        var (createdAt, lastId) = Paging.After(after);
+        var rows = await session.RunAsync(
+            new("statusdata.list_users", Access.Read) { Refused = Guard.PageSize(limit, nameof(limit)) ?? Paging.Check(after, nameof(after)) },
+            sql,
+            new { CreatedAt = createdAt, Id = lastId, Limit = limit + 1 },
+            static (c, command) => c.QueryAsync<User>(command),
+            cancellationToken).ConfigureAwait(false);
+        return Paging.ToPage(rows, limit, PageCursor.After);
     }
 
     public async Task<UserWithStatusUpdates?> GetWithStatusUpdatesAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.get_user_with_status_updates", Access.Read, session);
-        try
-        {
-            var found = await QueryWithStatusUpdatesAsync([id], cancellationToken).ConfigureAwait(false);
-            return found.Count == 0 ? null : found[0];
-        }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
+        Guid[] ids = [id];
+        var (users, updates) = await session.RunAsync(new("statusdata.get_user_with_status_updates", Access.Read), WithStatusUpdatesSql, new { ids }, ReadWithStatusUpdates, cancellationToken).ConfigureAwait(false);
+        return Group(ids, users, updates).FirstOrDefault();
     }
 
     public async Task<IReadOnlyList<UserWithStatusUpdates>> GetManyWithStatusUpdatesAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken = default)
     {
-        using var span = Telemetry.Start("statusdata.get_users_with_status_updates", Access.Read, session);
-        try
+        if (ids is { Count: 0 })
         {
-            ArgumentNullException.ThrowIfNull(ids);
-            return ids.Count == 0 ? [] : await QueryWithStatusUpdatesAsync(ids.Distinct().ToArray(), cancellationToken).ConfigureAwait(false);
+            return [];
         }
-        catch (Exception e) when (Telemetry.Failed(span, e, Access.Read, session))
-        {
-            throw;
-        }
+
+        var distinct = ids?.Distinct().ToArray() ?? [];
+        var (users, updates) = await session.RunAsync(
+            new("statusdata.get_users_with_status_updates", Access.Read) { Refused = Guard.NotNull(ids, nameof(ids)) },
+            WithStatusUpdatesSql,
+            new { ids = distinct },
+            ReadWithStatusUpdates,
+            cancellationToken).ConfigureAwait(false);
+        return Group(distinct, users, updates);
     }
 
-    internal const string UsersByIdsSql = $"SELECT {Prepared.UserColumns} FROM users WHERE id = ANY($1)";
-
-    internal const string UpdatesByUsersSql = $"""
-        SELECT {Prepared.StatusUpdateColumns}
+    /// <summary>
+    /// Selectin loading: the users, then all of their updates, two statements in one command (one round trip),
+    /// each result mapped by Dapper. The updates come ordered by user, newest first within each user.
+    /// </summary>
+    internal const string WithStatusUpdatesSql = $"""
+        SELECT {StatusDataColumns.User} FROM users WHERE id = ANY(@ids);
+        SELECT {StatusDataColumns.StatusUpdate}
         FROM status_updates
-        WHERE user_id = ANY($1)
+        WHERE user_id = ANY(@ids)
         ORDER BY user_id, created_at DESC, id DESC
         """;
 
-    /// <summary>
-    /// Selectin loading: one query for the users and one for all of their updates, sent together in one
-    /// batch (one round trip), in the order of <paramref name="ids"/> (distinct), skipping ids without a user.
-    /// </summary>
-    private ValueTask<List<UserWithStatusUpdates>> QueryWithStatusUpdatesAsync(Guid[] ids, CancellationToken cancellationToken) =>
-        session.RunAsync(
-            Access.Read,
-            async connection =>
+    private static async Task<(List<User> Users, List<StatusUpdate> Updates)> ReadWithStatusUpdates(Npgsql.NpgsqlConnection connection, CommandDefinition command)
+    {
+        var results = await connection.QueryMultipleAsync(command).ConfigureAwait(false);
+        await using (results.ConfigureAwait(false))
+        {
+            var users = (await results.ReadAsync<User>().ConfigureAwait(false)).AsList();
+            return (users, (await results.ReadAsync<StatusUpdate>().ConfigureAwait(false)).AsList());
+        }
+    }
+
+    /// <summary>Each user with their updates, in the order of <paramref name="ids"/>, skipping ids without a user.</summary>
+    private static List<UserWithStatusUpdates> Group(Guid[] ids, List<User> users, List<StatusUpdate> updates)
+    {
+        // Ordered by user_id: each user's updates are one run of rows.
+        var updatesOf = new Dictionary<Guid, List<StatusUpdate>>(users.Count);
+        List<StatusUpdate>? run = null;
+        foreach (var update in updates)
+        {
+            if (run is null || run[0].UserId != update.UserId)
             {
-                var batch = new NpgsqlBatch(connection, session.Transaction)
-                {
-                    BatchCommands =
-                    {
-                        new NpgsqlBatchCommand(UsersByIdsSql) { Parameters = { Prepared.Value(ids) } },
-                        new NpgsqlBatchCommand(UpdatesByUsersSql) { Parameters = { Prepared.Value(ids) } },
-                    },
-                };
-                await using (batch.ConfigureAwait(false))
-                {
-                    if (session.Options.PrepareStatements)
-                    {
-                        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
-                    }
+                run = [];
+                updatesOf[update.UserId] = run;
+            }
 
-                    var byId = new Dictionary<Guid, User>(ids.Length);
-                    var updatesOf = new Dictionary<Guid, List<StatusUpdate>>(ids.Length);
-                    var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                    await using (reader.ConfigureAwait(false))
-                    {
-                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                        {
-                            var user = Prepared.ReadUser(reader, 0);
-                            byId[user.Id] = user;
-                        }
+            run.Add(update);
+        }
 
-                        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var byId = users.ToDictionary(user => user.Id);
+        var result = new List<UserWithStatusUpdates>(users.Count);
+        foreach (var id in ids)
+        {
+            if (byId.TryGetValue(id, out var user))
+            {
+                result.Add(new UserWithStatusUpdates(user, updatesOf.TryGetValue(id, out var list) ? list : []));
+            }
+        }
 
-                        // Ordered by user_id: each user's updates are one run of rows.
-                        List<StatusUpdate>? run = null;
-                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                        {
-                            var update = Prepared.ReadStatusUpdate(reader, 0);
-                            if (run is null || run[0].UserId != update.UserId)
-                            {
-                                run = [];
-                                updatesOf[update.UserId] = run;
-                            }
-
-                            run.Add(update);
-                        }
-                    }
-
-                    var result = new List<UserWithStatusUpdates>(byId.Count);
-                    foreach (var id in ids)
-                    {
-                        if (byId.TryGetValue(id, out var user))
-                        {
-                            result.Add(new UserWithStatusUpdates(user, updatesOf.TryGetValue(id, out var list) ? list : []));
-                        }
-                    }
-
-                    return result;
-                }
-            },
-            cancellationToken);
-
-    private ValueTask<User?> QueryUserAsync(string sql, NpgsqlParameter[] parameters, Access access, CancellationToken cancellationToken) =>
-        session.QuerySingleAsync(access, sql, parameters, static reader => Prepared.ReadUser(reader, 0), cancellationToken);
-
-    private ValueTask<List<User>> QueryUsersAsync(string sql, NpgsqlParameter[] parameters, int capacity, CancellationToken cancellationToken) =>
-        session.QueryListAsync(sql, parameters, capacity, static reader => Prepared.ReadUser(reader, 0), cancellationToken);
+        return result;
+    }
 }

@@ -1,5 +1,6 @@
 using Npgsql;
 using NpgsqlTypes;
+using System.Text.RegularExpressions;
 using StatusData.Internal;
 
 namespace StatusData.Benchmarks.Contenders;
@@ -9,17 +10,17 @@ namespace StatusData.Benchmarks.Contenders;
 /// parameters (no SQL rewriting on the client), explicitly prepared (Npgsql keeps the server-side
 /// statement on the physical connection across pool checkouts, so from the second call on
 /// <c>Prepare</c> sends nothing), read by ordinal into StatusData's own records. The SQL is
-/// StatusData's, statement for statement, so the ratio isolates the library's own cost.
+/// StatusData's, statement for statement, with its named parameters made positional, so the ratio
+/// isolates the library's own cost: Dapper's parameters and mapping, and the span and error handling.
 /// </summary>
-internal sealed class RawNpgsql(string connectionString) : Contender
+internal sealed partial class RawNpgsql(string connectionString) : Contender
 {
-    // StatusData's own statements and row readers (InternalsVisibleTo), so the ratio is the library's cost alone.
-    private const string SelectUserById = UserRepository.GetByIdSql;
-    private const string InsertUser = UserRepository.InsertSql;
-    private const string Post = StatusUpdateRepository.PostSql;
-    private const string Feed = StatusUpdateRepository.FeedSql;
-    private const string UsersByIds = UserRepository.UsersByIdsSql;
-    private const string UpdatesByUsers = UserRepository.UpdatesByUsersSql;
+    // StatusData's own statements (InternalsVisibleTo), with @names turned into $n in the order the commands below bind them.
+    private static readonly string SelectUserById = Positional(UserRepository.GetByIdSql, "id");
+    private static readonly string InsertUser = Positional(UserRepository.InsertSql, "Id", "Username", "DisplayName", "Email", "PasswordHash", "AvatarUrl", "CreatedAt");
+    private static readonly string Post = Positional(StatusUpdateRepository.PostSql, "id", "userId", "message", "category", "xpAward", "day", "createdAt");
+    private static readonly string Feed = Positional(StatusUpdateRepository.FeedSql, "CreatedAt", "Id", "Limit");
+    private static readonly string[] WithUpdates = Positional(UserRepository.WithStatusUpdatesSql, "ids").Split(';');
 
     private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(connectionString);
 
@@ -47,7 +48,7 @@ internal sealed class RawNpgsql(string connectionString) : Contender
                 new NpgsqlParameter<string> { TypedValue = user.Email },
                 new NpgsqlParameter<string> { TypedValue = user.PasswordHash },
                 new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar },
-                new NpgsqlParameter<DateTime> { TypedValue = user.CreatedAt },
+                new NpgsqlParameter<DateTime> { TypedValue = user.CreatedAt, NpgsqlDbType = NpgsqlDbType.TimestampTz },
             },
         };
         await command.PrepareAsync();
@@ -122,8 +123,8 @@ internal sealed class RawNpgsql(string connectionString) : Contender
         {
             BatchCommands =
             {
-                new NpgsqlBatchCommand(UsersByIds) { Parameters = { new NpgsqlParameter<Guid[]> { TypedValue = ids } } },
-                new NpgsqlBatchCommand(UpdatesByUsers) { Parameters = { new NpgsqlParameter<Guid[]> { TypedValue = ids } } },
+                new NpgsqlBatchCommand(WithUpdates[0]) { Parameters = { new NpgsqlParameter<Guid[]> { TypedValue = ids } } },
+                new NpgsqlBatchCommand(WithUpdates[1]) { Parameters = { new NpgsqlParameter<Guid[]> { TypedValue = ids } } },
             },
         };
         await batch.PrepareAsync();
@@ -184,7 +185,34 @@ internal sealed class RawNpgsql(string connectionString) : Contender
 
     public override ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
-    private static User ReadUser(NpgsqlDataReader reader, int at) => Prepared.ReadUser(reader, at);
+    /// <summary>A <c>users</c> row (<see cref="StatusDataColumns.User"/>), by ordinal from column <paramref name="at"/>.</summary>
+    private static User ReadUser(NpgsqlDataReader reader, int at) => new(
+        reader.GetGuid(at),
+        reader.GetString(at + 1),
+        reader.GetString(at + 2),
+        reader.GetString(at + 3),
+        reader.GetString(at + 4),
+        reader.IsDBNull(at + 5) ? null : reader.GetString(at + 5),
+        reader.GetInt32(at + 6),
+        reader.GetInt32(at + 7),
+        reader.GetInt32(at + 8),
+        reader.IsDBNull(at + 9) ? null : reader.GetFieldValue<DateOnly>(at + 9),
+        reader.GetFieldValue<DateTime>(at + 10));
 
-    private static StatusUpdate ReadStatusUpdate(NpgsqlDataReader reader, int at) => Prepared.ReadStatusUpdate(reader, at);
+    /// <summary>A <c>status_updates</c> row (<see cref="StatusDataColumns.StatusUpdate"/>), by ordinal from column <paramref name="at"/>.</summary>
+    private static StatusUpdate ReadStatusUpdate(NpgsqlDataReader reader, int at) => new(
+        reader.GetGuid(at),
+        reader.GetGuid(at + 1),
+        reader.GetString(at + 2),
+        reader.GetString(at + 3),
+        reader.GetFieldValue<DateTime>(at + 4));
+
+    /// <summary><paramref name="sql"/> with each <c>@name</c> replaced by <c>$n</c>, n its place in <paramref name="names"/>.</summary>
+    private static string Positional(string sql, params string[] names) =>
+        NamedParameter().Replace(sql, match => Array.IndexOf(names, match.Groups[1].Value) is var i and >= 0
+            ? "$" + (i + 1)
+            : throw new InvalidOperationException($"@{match.Groups[1].Value} is not among the parameters the raw contender binds."));
+
+    [GeneratedRegex(@"@(\w+)")]
+    private static partial Regex NamedParameter();
 }

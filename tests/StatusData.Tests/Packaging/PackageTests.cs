@@ -43,9 +43,10 @@ public sealed class PackageTests : IDisposable
             Assert.Equal("PACKAGE.md", nuspec.Root.Element(ns + "metadata")!.Element(ns + "readme")!.Value);
             Assert.NotNull(nuspec.Root.Element(ns + "metadata")!.Element(ns + "repository")!.Attribute("commit"));
 
-            // Rows are read by ordinal over Npgsql (docs/library.md): no mapper, so none of the host's Dapper settings matter.
+            // Rows are mapped by Dapper over Npgsql (docs/library.md); the rest is DI, options and the health check.
             var dependencies = nuspec.Descendants(ns + "dependency").Select(d => (string)d.Attribute("id")!).Order().ToList();
-            Assert.Equal(["Microsoft.Extensions.DependencyInjection.Abstractions", "Microsoft.Extensions.Diagnostics.HealthChecks", "Microsoft.Extensions.Options", "Npgsql"], dependencies);
+            Assert.Equal(["Dapper", "Microsoft.Extensions.DependencyInjection.Abstractions", "Microsoft.Extensions.Diagnostics.HealthChecks", "Microsoft.Extensions.Options", "Npgsql"], dependencies);
+            Assert.Equal("2.1.86", (string)nuspec.Descendants(ns + "dependency").Single(d => (string)d.Attribute("id")! == "Dapper").Attribute("version")!);
         }
 
         // The migrations library brings FluentMigrator, not the command line: no System.CommandLine, no exe, not a tool.
