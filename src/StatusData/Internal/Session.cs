@@ -54,17 +54,6 @@ internal sealed class Session
     private readonly NpgsqlDataSource? _readDataSource;
     private readonly NpgsqlConnection? _connection;
 
-    /// <summary>
-    /// StatusData's one registration with Dapper (PACKAGE.md): Dapper's own default type map for its two records,
-    /// so that a host's <see cref="SqlMapper.TypeMapProvider"/> (attribute or fluent mapping for the host's types)
-    /// does not decide how StatusData's rows map. It changes nothing for any other type.
-    /// </summary>
-    static Session()
-    {
-        SqlMapper.SetTypeMap(typeof(User), new DefaultTypeMap(typeof(User)));
-        SqlMapper.SetTypeMap(typeof(StatusUpdate), new DefaultTypeMap(typeof(StatusUpdate)));
-    }
-
     /// <param name="dataSource">Writes and transactions.</param>
     /// <param name="readDataSource">Reads that tolerate replica lag (the same data source unless reads are routed to standbys).</param>
     /// <param name="options">Settings.</param>

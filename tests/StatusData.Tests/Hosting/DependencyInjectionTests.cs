@@ -59,4 +59,47 @@ public sealed class DependencyInjectionTests(DatabaseFixture database) : IClassF
         Assert.Contains("MaxMessageLength", error.Message, StringComparison.Ordinal);
         Assert.Contains("Actual value was 0.", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task TheDataSourceStatusDataBuildsIsTheAppsTooAndPreparesStatusDatasStatementsOnTheServer()
+    {
+        await using var provider = new ServiceCollection().AddStatusData(database.ConnectionString).BuildServiceProvider();
+        var dataSource = provider.GetRequiredService<NpgsqlDataSource>();
+        Assert.Same(((StatusDatabase)provider.GetRequiredService<IStatusDatabase>()).DataSource, dataSource);
+        Assert.Equal(32, new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxAutoPrepare);
+
+        // Npgsql prepares a statement once it has run a few times on a connection (Auto Prepare Min Usages, 5).
+        var users = provider.GetRequiredService<IUserRepository>();
+        for (var i = 0; i < 6; i++)
+        {
+            await users.GetByIdAsync(Guid.NewGuid(), Ct);
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(Ct); // the one pooled connection those calls used
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%FROM users WHERE id = $1%'", connection);
+        Assert.Equal(1L, await command.ExecuteScalarAsync(Ct));
+    }
+
+    [Theory]
+    [InlineData("Max Auto Prepare=0", true)]
+    [InlineData("Max Auto Prepare=7", true)]
+    [InlineData("", false)]
+    public async Task AutomaticPreparationIsLeftToTheConnectionStringWhenItSaysOrPrepareStatementsIsOff(string setting, bool prepareStatements)
+    {
+        var connectionString = $"{database.ConnectionString};{setting}".TrimEnd(';');
+        await using var provider = new ServiceCollection().AddStatusData(connectionString, o => o.PrepareStatements = prepareStatements).BuildServiceProvider();
+        var expected = new NpgsqlConnectionStringBuilder(connectionString).MaxAutoPrepare;
+        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(provider.GetRequiredService<NpgsqlDataSource>().ConnectionString).MaxAutoPrepare);
+        Assert.Null(await provider.GetRequiredService<IUserRepository>().GetByIdAsync(Guid.NewGuid(), Ct));
+    }
+
+    [Fact]
+    public async Task AnNpgsqlDataSourceTheAppRegisteredStaysTheAppsAndStatusDataKeepsItsOwn()
+    {
+        await using var appDataSource = NpgsqlDataSource.Create(database.ConnectionString + ";Application Name=app");
+        await using var provider = new ServiceCollection().AddSingleton(appDataSource).AddStatusData(database.ConnectionString).BuildServiceProvider();
+        Assert.Same(appDataSource, provider.GetRequiredService<NpgsqlDataSource>());
+        Assert.NotSame(appDataSource, ((StatusDatabase)provider.GetRequiredService<IStatusDatabase>()).DataSource);
+        Assert.Null(await provider.GetRequiredService<IUserRepository>().GetByIdAsync(Guid.NewGuid(), Ct));
+    }
 }
