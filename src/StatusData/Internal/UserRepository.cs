@@ -49,7 +49,7 @@ internal sealed class UserRepository(Session session) : IUserRepository
             static (c, command) => c.QueryFirstOrDefaultAsync<User>(command),
             cancellationToken);
 
-    public async Task<User> UpdateProfileAsync(Guid id, string displayName, string email, string? avatarUrl, CancellationToken cancellationToken = default)
+    public Task<User> UpdateProfileAsync(Guid id, string displayName, string email, string? avatarUrl, CancellationToken cancellationToken = default)
     {
         var refused = Guard.Text(displayName, SchemaLimits.DisplayName, nameof(displayName))
             ?? Guard.Text(email, SchemaLimits.Email, nameof(email))
@@ -59,12 +59,12 @@ internal sealed class UserRepository(Session session) : IUserRepository
             WHERE id = @id
             RETURNING {StatusDataColumns.User}
             """;
-        return (await session.RunAsync(
+        return session.RunAsync(
             new("statusdata.update_profile", Access.Write) { Refused = refused, RequiredUser = id },
             sql,
             new { id, displayName, email, avatarUrl },
             static (c, command) => c.QueryFirstOrDefaultAsync<User>(command),
-            cancellationToken).ConfigureAwait(false))!;
+            cancellationToken)!;
     }
 
     public Task SetPasswordHashAsync(Guid id, string passwordHash, CancellationToken cancellationToken = default) =>

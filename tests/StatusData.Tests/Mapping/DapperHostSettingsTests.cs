@@ -119,22 +119,10 @@ public sealed partial class DapperHostSettingsTests
         var output = Path.Combine(Path.GetTempPath(), $"statusdata-dapper-probe-{Guid.NewGuid():N}.txt");
         try
         {
-            var environment = new Dictionary<string, string?>
+            await ChildTestRun.RunAsync<DapperHostSettingsTests>(nameof(HostSettingsProbe), new()
             {
                 [ProbeOutputVariable] = output,
-
-                // The child uses this run's server (its own databases on it) instead of starting another.
-                [PostgresServers.ConnectionVariable] = (await SharedPostgres.GetAsync()).Server.AdminConnectionString,
-                ["STATUSDATA_TEST_SERVER_LOG"] = null, // the child is not a suite of its own
-            };
-            var child = await ChildProcess.RunAsync(
-                "dotnet",
-                [Path.Combine(AppContext.BaseDirectory, "StatusData.Tests.dll"), "-method", $"{typeof(DapperHostSettingsTests).FullName}.{nameof(HostSettingsProbe)}", "-noLogo", "-parallel", "none"],
-                TimeSpan.FromMinutes(3),
-                environment,
-                cancellationToken: Ct);
-
-            Assert.True(child.ExitCode == 0, $"child test run failed ({child.ExitCode}):\n{child.Stdout}\n{child.Stderr}");
+            });
             string[] expected =
             [
                 "host configured before StatusData: same results as a plain host",

@@ -78,23 +78,11 @@ public sealed class TimeZoneTests(DatabaseFixture database) : IClassFixture<Data
         var output = Path.Combine(Path.GetTempPath(), $"statusdata-tz-probe-{Guid.NewGuid():N}.txt");
         try
         {
-            var environment = new Dictionary<string, string?>
+            await ChildTestRun.RunAsync<TimeZoneTests>(nameof(ProcessTimeZoneProbe), new()
             {
                 ["TZ"] = zone,
                 [ProbeOutputVariable] = output,
-
-                // The child uses this run's server (its own databases on it) instead of starting another.
-                [PostgresServers.ConnectionVariable] = (await SharedPostgres.GetAsync()).Server.AdminConnectionString,
-                ["STATUSDATA_TEST_SERVER_LOG"] = null, // the child is not a suite of its own
-            };
-            var child = await ChildProcess.RunAsync(
-                "dotnet",
-                [Path.Combine(AppContext.BaseDirectory, "StatusData.Tests.dll"), "-method", $"{typeof(TimeZoneTests).FullName}.{nameof(ProcessTimeZoneProbe)}", "-noLogo", "-parallel", "none"],
-                TimeSpan.FromMinutes(3),
-                environment,
-                cancellationToken: Ct);
-
-            Assert.True(child.ExitCode == 0, $"child test run failed ({child.ExitCode}):\n{child.Stdout}\n{child.Stderr}");
+            });
             var lines = await File.ReadAllLinesAsync(output, Ct);
             Assert.Equal(zone, lines[0]); // the child really ran in the other zone
             Assert.Equal(await ObserveAsync("UTC", TimeSpan.Zero), lines[1..]);
