@@ -14,7 +14,8 @@ if (string.IsNullOrWhiteSpace(connectionString))
     return 2;
 }
 
-await using var dataSource = NpgsqlDataSource.Create(connectionString);
+// Npgsql prepares the statements StatusData runs once they repeat (Dapper prepares nothing itself; docs/library.md).
+await using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 32 });
 
 Console.WriteLine();
 Console.WriteLine("1. Migrating to the latest version");
