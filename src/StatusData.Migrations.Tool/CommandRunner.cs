@@ -6,9 +6,13 @@ namespace StatusData.Migrations.Cli;
 
 /// <summary>The database a command runs against.</summary>
 /// <param name="ConnectionString">Validated; Application Name is statusdata-migrate unless the string names one.</param>
-/// <param name="Password">Masked in everything the command prints.</param>
+/// <param name="Password">Masked in everything the command prints (<see cref="Redaction"/>).</param>
+/// <param name="Username">The user, which the command prints: never masked, even when it equals the password.</param>
 /// <param name="Description">Where we connect, for people: never the password.</param>
-internal sealed record Target(string ConnectionString, string? Password, string Description);
+internal sealed record Target(string ConnectionString, string? Password, string? Username, string Description)
+{
+    public string Redact(string text) => Redaction.Redact(text, Password, Username);
+}
 
 /// <summary>
 /// The one error path of <c>statusdata-migrate</c>: every command runs inside <see cref="RunAsync"/> (or
@@ -29,6 +33,7 @@ internal static class CommandRunner
     {
         Description = "Seconds to wait for the migration lock and for table locks (grant-app-role: for each lock) before giving up.",
         DefaultValueFactory = _ => 60,
+        CustomParser = Arguments.LockTimeoutSeconds,
         Recursive = true,
     };
 
@@ -55,8 +60,25 @@ internal static class CommandRunner
         RunCoreAsync(null, _ => action(), cancellationToken);
 
     /// <summary>Prints one error line, with the password (and any connection string's password) masked.</summary>
-    public static Task ErrorAsync(string message, string? password) =>
-        Console.Error.WriteLineAsync("error: " + Redaction.Redact(message, password));
+    public static Task ErrorAsync(string message, Target? target) =>
+        Console.Error.WriteLineAsync("error: " + (target?.Redact(message) ?? Redaction.Redact(message, null)));
+
+    /// <summary>A usage error: its password and user name, for redaction, come from the connection string the command line gives, if it parses.</summary>
+    public static Task UsageErrorAsync(string message, ParseResult parsed)
+    {
+        string? password = null, username = null;
+        try
+        {
+            var given = new NpgsqlConnectionStringBuilder(parsed.GetValue(ConnectionOption) ?? Environment.GetEnvironmentVariable("STATUSDATA_CONNECTION") ?? string.Empty);
+            (password, username) = (given.Password, given.Username);
+        }
+        catch (ArgumentException)
+        {
+            // Not a connection string: nothing more to mask than Redaction finds on its own.
+        }
+
+        return Console.Error.WriteLineAsync("error: " + Redaction.Redact(message, password, username));
+    }
 
     private static async Task<int> RunCoreAsync(ParseResult? connectionFrom, Func<Target?, Task<int>> action, CancellationToken cancellationToken)
     {
@@ -73,13 +95,13 @@ internal static class CommandRunner
         }
         catch (MigrationException e)
         {
-            await ErrorAsync(e.Message, target?.Password);
+            await ErrorAsync(e.Message, target);
             return ExitCodes.For(e.Failure);
         }
         catch (ArgumentException e)
         {
             // The library throws it for arguments, which here come from the command line (e.g. an empty role name).
-            await ErrorAsync(e.Message, target?.Password);
+            await ErrorAsync(e.Message, target);
             return ExitCodes.Usage;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -89,7 +111,7 @@ internal static class CommandRunner
         }
         catch (NpgsqlException e)
         {
-            await ErrorAsync($"database error on {target?.Description}: {e.Message}", target?.Password);
+            await ErrorAsync($"database error on {target?.Description}: {e.Message}", target);
             return ExitCodes.Failure;
         }
         catch (Exception e)
@@ -97,7 +119,7 @@ internal static class CommandRunner
             // A failure with no case above: the environment (stdout on a full disk) or a bug. Still one redacted
             // line and exit 1, not System.CommandLine's unredacted "Unhandled exception" with a stack trace.
             var state = target is null ? string.Empty : " 'status' shows what is applied.";
-            await ErrorAsync($"unexpected {e.GetType().FullName}: {e.Message.TrimEnd('.')}.{state}", target?.Password);
+            await ErrorAsync($"unexpected {e.GetType().FullName}: {e.Message.TrimEnd('.')}.{state}", target);
             return ExitCodes.Failure;
         }
     }
@@ -108,6 +130,13 @@ internal static class CommandRunner
         if (string.IsNullOrWhiteSpace(connectionString))
         {
             throw new MigrationException(MigrationFailure.InvalidRequest, "no connection string. Pass --connection \"Host=...;Database=...;Username=...\" or set STATUSDATA_CONNECTION.");
+        }
+
+        if (connectionString.Contains("://", StringComparison.Ordinal))
+        {
+            throw new MigrationException(
+                MigrationFailure.InvalidRequest,
+                "the connection string is a URL; statusdata-migrate takes Npgsql's key=value form, e.g. \"Host=db.example.com;Port=5432;Database=app;Username=migrator\", with the password as its Password key.");
         }
 
         NpgsqlConnectionStringBuilder connection;
@@ -130,7 +159,7 @@ internal static class CommandRunner
 
         var description = string.Create(
             CultureInfo.InvariantCulture, $"{connection.Host}:{connection.Port}/{connection.Database ?? connection.Username} as {connection.Username ?? Environment.UserName}");
-        return new Target(connection.ConnectionString, connection.Password, description);
+        return new Target(connection.ConnectionString, connection.Password, connection.Username, description);
     }
 }
 
@@ -143,11 +172,8 @@ internal static class ExitCodes
     public const int Refused = 3;
     public const int LockTimeout = 4;
 
-    public static int For(MigrationFailure failure) => failure switch
-    {
-        MigrationFailure.InvalidRequest => Usage,
-        MigrationFailure.Refused => Refused,
-        MigrationFailure.LockTimeout => LockTimeout,
-        _ => Failure,
-    };
+    public const int ConnectionFailed = 5;
+
+    /// <summary>A <see cref="MigrationFailure"/>'s value is its exit code.</summary>
+    public static int For(MigrationFailure failure) => (int)failure;
 }

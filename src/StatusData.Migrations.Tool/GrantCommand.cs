@@ -13,9 +13,16 @@ internal static class GrantCommand
 {
     public static Command Create()
     {
-        var role = new Argument<string>("role") { Description = "The application's role (exact, case-sensitive)." };
+        var role = new Argument<string?>("role") { Description = "The application's role (exact, case-sensitive).", Arity = ArgumentArity.ZeroOrOne };
         var create = new Option<bool>("--create") { Description = "Create the role as a NOLOGIN group role if it does not exist; give LOGIN roles membership in it." };
         var command = new Command("grant-app-role", "Give a role exactly SELECT, INSERT, UPDATE and DELETE on users and status_updates, and nothing else.") { role, create };
+        command.Validators.Add(result =>
+        {
+            if (string.IsNullOrWhiteSpace(result.GetValue(role)))
+            {
+                result.AddError("grant-app-role needs the role's name, e.g. 'statusdata-migrate grant-app-role app_user'.");
+            }
+        });
         command.SetAction((result, ct) => CommandRunner.RunAsync(result, async target =>
         {
             await using var dataSource = NpgsqlDataSource.Create(target.ConnectionString);
@@ -27,7 +34,7 @@ internal static class GrantCommand
 
             foreach (var warning in granted.Warnings)
             {
-                await Console.Error.WriteLineAsync("warn: " + Redaction.Redact(warning, target.Password));
+                await Console.Error.WriteLineAsync("warn: " + target.Redact(warning));
             }
 
             return ExitCodes.Success;

@@ -18,34 +18,32 @@ internal static class Program
         root.Options.Add(CommandRunner.LockTimeoutOption);
         root.Options.Add(ExtraMigrations.Option);
 
-        var upTo = new Option<long?>("--to") { Description = "Last version to apply (default: the latest)." };
-        var allowDrift = new Option<bool>("--allow-drift") { Description = "Proceed although an applied migration changed since it was applied." };
-        var up = new Command("up", "Apply pending migrations, up to the latest or to --to.") { upTo, allowDrift };
-        up.SetAction((result, ct) => MigrateAsync(result, runner => runner.UpAsync(result.GetValue(upTo), ct), result.GetValue(allowDrift), ct));
+        var upTo = new Option<long?>("--to") { Description = "Last version to apply (default: the latest).", CustomParser = r => Arguments.Version(r, "--to") };
+        var up = new Command("up", "Apply pending migrations, up to the latest or to --to.") { upTo, AllowDrift };
+        up.SetAction((result, ct) => MigrateAsync(result, runner => runner.UpAsync(result.GetValue(upTo), ct), ct));
 
-        var downTo = new Option<long>("--to") { Description = "Version to end at; 0 reverts everything.", Required = true };
-        var down = new Command("down", "Revert applied migrations newer than --to, newest first.") { downTo };
-        down.SetAction((result, ct) => MigrateAsync(result, runner => runner.DownAsync(result.GetValue(downTo), ct), false, ct));
-
-        var steps = new Option<int>("--steps") { Description = "How many of the latest applied migrations to revert.", DefaultValueFactory = _ => 1 };
-        steps.Validators.Add(option =>
+        var downTo = new Option<long?>("--to") { Description = "Version to end at; 0 reverts everything. Required.", CustomParser = r => Arguments.Version(r, "--to") };
+        var down = new Command("down", "Revert applied migrations newer than --to, newest first.") { downTo, AllowDataLoss };
+        down.Validators.Add(command =>
         {
-            if (option.GetValueOrDefault<int>() < 1)
+            if (command.GetResult(downTo) is null)
             {
-                option.AddError("--steps must be at least 1.");
+                command.AddError("down needs --to: the version to end at, e.g. 'down --to 202602282200' (0 reverts everything).");
             }
         });
-        var rollback = new Command("rollback", "Revert the last --steps applied migrations.") { steps };
-        rollback.SetAction((result, ct) => MigrateAsync(result, runner => runner.RollbackAsync(result.GetValue(steps), ct), false, ct));
+        down.SetAction((result, ct) => MigrateAsync(result, runner => runner.DownAsync(result.GetValue(downTo)!.Value, ct), ct));
+
+        var steps = new Option<int>("--steps") { Description = "How many of the latest applied migrations to revert.", DefaultValueFactory = _ => 1, CustomParser = Arguments.Steps };
+        var rollback = new Command("rollback", "Revert the last --steps applied migrations.") { steps, AllowDataLoss };
+        rollback.SetAction((result, ct) => MigrateAsync(result, runner => runner.RollbackAsync(result.GetValue(steps), ct), ct));
 
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var status = new Command("status", "Show every known migration, applied or pending, with its applied-on time.") { json };
         status.SetAction((result, ct) => StatusAsync(result, result.GetValue(json), ct));
 
-        var direction = new Argument<string>("direction") { Description = "up or down." };
-        direction.AcceptOnlyFromAmong("up", "down");
-        var scriptFrom = new Option<long?>("--from") { Description = "Version the database is at (0 = empty). Given, no connection is needed; otherwise the database is asked." };
-        var scriptTo = new Option<long?>("--to") { Description = "Version to end at (up: default latest; down: required)." };
+        var direction = new Argument<string>("direction") { Description = "up or down.", CustomParser = Arguments.Direction };
+        var scriptFrom = new Option<long?>("--from") { Description = "Version the database is at (0 = empty). Given, no connection is needed; otherwise the database is asked.", CustomParser = r => Arguments.Version(r, "--from") };
+        var scriptTo = new Option<long?>("--to") { Description = "Version to end at (up: default latest; down: required).", CustomParser = r => Arguments.Version(r, "--to") };
         var script = new Command("script", "Print the SQL of a planned up or down without running it.") { direction, scriptFrom, scriptTo };
         script.SetAction((result, ct) => ScriptAsync(result, result.GetValue(direction) == "up" ? MigrationDirection.Up : MigrationDirection.Down, result.GetValue(scriptFrom), result.GetValue(scriptTo), ct));
 
@@ -53,9 +51,10 @@ internal static class Program
         {
             Description = "Version to record as applied, e.g. 202602282200 for Alembic revision a1b2c3d4e5f6. Default: the migration that mirrors the revision in alembic_version.",
             Arity = ArgumentArity.ZeroOrOne,
+            CustomParser = r => Arguments.Version(r, "baseline's version"),
         };
         var baseline = new Command("baseline", "Record migrations up to a version as applied without running them, after verifying the schema matches.") { baselineVersion };
-        baseline.SetAction((result, ct) => WithRunnerAsync(result, false, async runner =>
+        baseline.SetAction((result, ct) => WithRunnerAsync(result, async runner =>
         {
             var version = await runner.BaselineAsync(result.GetValue(baselineVersion), ct);
             await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"baselined: the schema matches; migrations up to {version} are recorded as applied without running them"));
@@ -73,10 +72,11 @@ internal static class Program
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var error in parsed.Errors)
+            // Checks that need no database all run here, before anything connects: a usage error is exit 2
+            // whether or not the server is up. A parse error may quote a misplaced connection string: redacted.
+            foreach (var line in Arguments.UsageErrors(parsed, root))
             {
-                // A parse error quotes the argument it could not place: it may be a connection string.
-                await CommandRunner.ErrorAsync(error.Message, null);
+                await CommandRunner.UsageErrorAsync(line, parsed);
             }
 
             await Console.Error.WriteLineAsync("Run 'statusdata-migrate --help' for usage.");
@@ -86,8 +86,8 @@ internal static class Program
         return await parsed.InvokeAsync();
     }
 
-    private static Task<int> MigrateAsync(ParseResult result, Func<StatusDataMigrator, Task<MigrationResult>> action, bool allowDrift, CancellationToken cancellationToken) =>
-        WithRunnerAsync(result, allowDrift, async runner =>
+    private static Task<int> MigrateAsync(ParseResult result, Func<StatusDataMigrator, Task<MigrationResult>> action, CancellationToken cancellationToken) =>
+        WithRunnerAsync(result, async runner =>
         {
             var outcome = await action(runner);
             foreach (var step in outcome.Steps)
@@ -102,7 +102,7 @@ internal static class Program
         }, cancellationToken);
 
     private static Task<int> StatusAsync(ParseResult result, bool asJson, CancellationToken cancellationToken) =>
-        WithRunnerAsync(result, false, async runner =>
+        WithRunnerAsync(result, async runner =>
         {
             var statuses = await runner.GetStatusAsync(cancellationToken);
             var alembic = await runner.GetAlembicStatusAsync(cancellationToken);
@@ -122,24 +122,36 @@ internal static class Program
             // Offline: the plan comes from --from alone, so no connection string is needed.
             return CommandRunner.RunOfflineAsync(async () =>
             {
-                var runner = new StatusDataMigrator("Host=offline", Options(result, false));
+                var runner = new StatusDataMigrator("Host=offline", Options(result));
                 await Console.Out.WriteAsync(runner.Script(direction, offlineFrom, to));
                 return ExitCodes.Success;
             }, cancellationToken);
         }
 
-        return WithRunnerAsync(result, false, async runner =>
+        return WithRunnerAsync(result, async runner =>
         {
             await Console.Out.WriteAsync(await runner.ScriptAsync(direction, to, cancellationToken));
             return ExitCodes.Success;
         }, cancellationToken);
     }
 
-    private static Task<int> WithRunnerAsync(ParseResult result, bool allowDrift, Func<StatusDataMigrator, Task<int>> action, CancellationToken cancellationToken) =>
-        CommandRunner.RunAsync(result, target => action(new StatusDataMigrator(target.ConnectionString, Options(result, allowDrift), new StderrLogger(target.Password))), cancellationToken);
+    private static Task<int> WithRunnerAsync(ParseResult result, Func<StatusDataMigrator, Task<int>> action, CancellationToken cancellationToken) =>
+        CommandRunner.RunAsync(result, target => action(new StatusDataMigrator(target.ConnectionString, Options(result), new StderrLogger(target))), cancellationToken);
 
-    private static StatusDataMigratorOptions Options(ParseResult result, bool allowDrift) =>
-        ExtraMigrations.Apply(result, new StatusDataMigratorOptions { LockTimeout = CommandRunner.LockTimeout(result), AllowChecksumMismatch = allowDrift });
+    private static readonly Option<bool> AllowDrift = new("--allow-drift") { Description = "Proceed although an applied migration changed since it was applied." };
+
+    private static readonly Option<bool> AllowDataLoss = new("--allow-data-loss") { Description = "Revert steps that drop tables or columns holding data (refused otherwise, naming each table and its row count)." };
+
+    private static StatusDataMigratorOptions Options(ParseResult result) =>
+        ExtraMigrations.Apply(result, new StatusDataMigratorOptions
+        {
+            LockTimeout = CommandRunner.LockTimeout(result),
+            AllowChecksumMismatch = Given(result, AllowDrift),
+            AllowDataLoss = Given(result, AllowDataLoss),
+        });
+
+    /// <summary>A flag of the command being run; false for commands that do not take it.</summary>
+    private static bool Given(ParseResult result, Option<bool> flag) => result.CommandResult.Command.Options.Contains(flag) && result.GetValue(flag);
 
     private static class StatusFormat
     {

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace StatusData.Migrations.Cli;
 
 /// <summary>Writes the runner's log lines to stderr, so stdout stays clean for status output and scripts.</summary>
-internal sealed class StderrLogger(string? password) : ILogger
+internal sealed class StderrLogger(Target target) : ILogger
 {
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
@@ -23,6 +23,6 @@ internal sealed class StderrLogger(string? password) : ILogger
             LogLevel.Error or LogLevel.Critical => "fail",
             _ => "info",
         };
-        Console.Error.WriteLine($"{level}: {Redaction.Redact(formatter(state, exception), password)}");
+        Console.Error.WriteLine($"{level}: {target.Redact(formatter(state, exception))}");
     }
 }

@@ -70,7 +70,7 @@ public static class ApplicationRole
             lockTimeoutSetting = LockTimeout.Setting(timeout);
         }
 
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ServerConnection.OpenAsync(dataSource, cancellationToken).ConfigureAwait(false);
         await using var connectionScope = connection.ConfigureAwait(false);
         var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var transactionScope = transaction.ConfigureAwait(false);

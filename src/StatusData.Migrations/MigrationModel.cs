@@ -51,20 +51,31 @@ public sealed record MigrationStep(long Version, string Description, MigrationDi
 /// <param name="CurrentVersion">The highest applied version after the run; 0 when none is applied.</param>
 public sealed record MigrationResult(IReadOnlyList<MigrationStep> Steps, long CurrentVersion);
 
-/// <summary>Why a migration command failed; the CLI turns each into its own exit code.</summary>
+/// <summary>Why a migration command failed. Each value is the exit code <c>statusdata-migrate</c> ends with for it.</summary>
 public enum MigrationFailure
 {
-    /// <summary>A migration's SQL failed; its transaction was rolled back, so nothing of it remains.</summary>
-    MigrationFailed,
+    /// <summary>Exit code 1: a migration's SQL failed; its transaction was rolled back, so nothing of it remains.</summary>
+    MigrationFailed = 1,
 
-    /// <summary>Another runner held the migration lock for longer than the configured lock timeout.</summary>
-    LockTimeout,
+    /// <summary>Exit code 2: the request itself is invalid, e.g. an unknown target version. Checked before connecting.</summary>
+    InvalidRequest = 2,
 
-    /// <summary>A safety check refused to go on: drift, versions unknown to the code, a schema without a version table, or a schema that does not match a baseline.</summary>
-    Refused,
+    /// <summary>
+    /// Exit code 3: a safety check refused to go on: drift, versions unknown to the code, a schema without a version
+    /// table, a schema that does not match a baseline, or a step that would destroy rows without
+    /// <see cref="StatusDataMigratorOptions.AllowDataLoss"/>. Nothing was changed.
+    /// </summary>
+    Refused = 3,
 
-    /// <summary>The request itself is invalid, e.g. an unknown target version.</summary>
-    InvalidRequest,
+    /// <summary>Exit code 4: another runner held the migration lock (or a table lock a migration needs) for longer than the configured lock timeout.</summary>
+    LockTimeout = 4,
+
+    /// <summary>
+    /// Exit code 5: the database could not be reached or refused the login: nothing listens at the address, the host
+    /// name does not resolve, the password or the user is refused, the database does not exist. The message says which
+    /// and what to check. Nothing was changed.
+    /// </summary>
+    ConnectionFailed = 5,
 }
 
 /// <summary>A migration command failed. <see cref="Exception.Message"/> says what happened and what to do.</summary>
@@ -102,4 +113,11 @@ public sealed class StatusDataMigratorOptions
     /// Off by default: drift means the database may not be what the code believes it is.
     /// </summary>
     public bool AllowChecksumMismatch { get; set; }
+
+    /// <summary>
+    /// Let <c>down</c> and <c>rollback</c> run steps that destroy data (drop a table or a column that holds rows, or
+    /// run SQL that may). Off by default: such a run is refused with <see cref="MigrationFailure.Refused"/>, naming
+    /// each table and its row count, and nothing is changed.
+    /// </summary>
+    public bool AllowDataLoss { get; set; }
 }

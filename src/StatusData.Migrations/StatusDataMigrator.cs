@@ -89,8 +89,7 @@ public sealed partial class StatusDataMigrator
     /// <param name="targetVersion">The last version to apply; <see langword="null"/> for the latest.</param>
     /// <param name="cancellationToken">Stops the run before the next migration.</param>
     /// <returns>What was applied.</returns>
-    /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a safety check refused.</exception>
-    /// <exception cref="NpgsqlException">The database could not be reached (before any migration ran).</exception>
+    /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a safety check refused; or the database could not be reached (<see cref="MigrationFailure.ConnectionFailed"/>).</exception>
     public async Task<MigrationResult> UpAsync(long? targetVersion = null, CancellationToken cancellationToken = default)
     {
         var target = targetVersion ?? _catalog.LatestVersion;
@@ -130,7 +129,7 @@ public sealed partial class StatusDataMigrator
     /// <param name="targetVersion">The version to end at; 0 reverts everything.</param>
     /// <param name="cancellationToken">Stops the run before the next migration.</param>
     /// <returns>What was reverted. Running it again is a no-op: down is idempotent.</returns>
-    /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a version to revert is unknown to the code.</exception>
+    /// <exception cref="MigrationException">A migration failed, the lock wait timed out, a version to revert is unknown to the code, or a step would destroy data (<see cref="StatusDataMigratorOptions.AllowDataLoss"/>); or the database could not be reached (<see cref="MigrationFailure.ConnectionFailed"/>).</exception>
     public Task<MigrationResult> DownAsync(long targetVersion, CancellationToken cancellationToken = default)
     {
         RequireKnown(targetVersion, allowZero: true);
@@ -143,7 +142,7 @@ public sealed partial class StatusDataMigrator
     /// <returns>What was reverted.</returns>
     /// <remarks>The target is resolved once, under the lock, from the versions applied at that moment.
     /// Pipelines that may run concurrently should prefer <see cref="DownAsync"/>, which is idempotent.</remarks>
-    /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a version to revert is unknown to the code.</exception>
+    /// <exception cref="MigrationException">A migration failed, the lock wait timed out, a version to revert is unknown to the code, or a step would destroy data (<see cref="StatusDataMigratorOptions.AllowDataLoss"/>); or the database could not be reached (<see cref="MigrationFailure.ConnectionFailed"/>).</exception>
     public Task<MigrationResult> RollbackAsync(int steps = 1, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
@@ -186,9 +185,14 @@ public sealed partial class StatusDataMigrator
     /// </param>
     /// <param name="cancellationToken">Cancels the run.</param>
     /// <returns>The version baselined at.</returns>
-    /// <exception cref="MigrationException">The schema does not match, the records or alembic_version disagree with the version, or the lock wait timed out.</exception>
+    /// <exception cref="MigrationException">The schema does not match, the records or alembic_version disagree with the version, or the lock wait timed out; or the database could not be reached (<see cref="MigrationFailure.ConnectionFailed"/>).</exception>
     public async Task<long> BaselineAsync(long? version = null, CancellationToken cancellationToken = default)
     {
+        if (version is { } given)
+        {
+            RequireKnown(given, allowZero: false); // before connecting: a usage error whether or not the server is up
+        }
+
         var session = await LockedSession.OpenAsync(this, cancellationToken).ConfigureAwait(false);
         await using var sessionScope = session.ConfigureAwait(false);
         var state = await session.ReadStateAsync(cancellationToken).ConfigureAwait(false);
@@ -260,6 +264,7 @@ public sealed partial class StatusDataMigrator
     /// <returns>A psql-runnable script, one transaction per migration.</returns>
     public async Task<string> ScriptAsync(MigrationDirection direction, long? toVersion, CancellationToken cancellationToken = default)
     {
+        RequireTarget(direction, toVersion); // before connecting
         var dataSource = CreateDataSource();
         await using var dataSourceScope = dataSource.ConfigureAwait(false);
         var state = await DatabaseState.ReadAsync(dataSource, cancellationToken).ConfigureAwait(false);
@@ -267,15 +272,20 @@ public sealed partial class StatusDataMigrator
         return RenderScript(direction, state.Applied.Keys.ToHashSet(), toVersion);
     }
 
-    private string RenderScript(MigrationDirection direction, HashSet<long> applied, long? toVersion)
+    private void RequireTarget(MigrationDirection direction, long? toVersion)
     {
         if (direction == MigrationDirection.Down && toVersion is null)
         {
             throw new MigrationException(MigrationFailure.InvalidRequest, "A down script needs a target version (0 reverts everything).");
         }
 
+        RequireKnown(toVersion ?? _catalog.LatestVersion, allowZero: direction == MigrationDirection.Down);
+    }
+
+    private string RenderScript(MigrationDirection direction, HashSet<long> applied, long? toVersion)
+    {
+        RequireTarget(direction, toVersion);
         var target = toVersion ?? _catalog.LatestVersion;
-        RequireKnown(target, allowZero: direction == MigrationDirection.Down);
         var plan = direction == MigrationDirection.Up
             ? _catalog.Migrations.Where(m => m.Version <= target && !applied.Contains(m.Version)).ToList()
             : _catalog.Migrations.Where(m => m.Version > target && applied.Contains(m.Version)).Reverse().ToList();
@@ -290,7 +300,13 @@ public sealed partial class StatusDataMigrator
 
         foreach (var (migration, statements) in _catalog.Script(direction, plan))
         {
-            script.Append(CultureInfo.InvariantCulture, $"\n-- {migration.Version}: {migration.Description}\nBEGIN;\n");
+            script.Append(CultureInfo.InvariantCulture, $"\n-- {migration.Version}: {migration.Description}\n");
+            if (direction == MigrationDirection.Down && DataLoss.OfDown(migration.Migration) is { Count: > 0 } destroys)
+            {
+                script.Append(CultureInfo.InvariantCulture, $"-- DESTROYS DATA: {string.Join("; ", destroys)}; whatever it holds is lost.\n");
+            }
+
+            script.Append("BEGIN;\n");
             script.Append(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = '{_lockTimeoutSetting}';\n");
             script.Append(ScriptLockStatement).Append('\n');
             foreach (var statement in statements)
@@ -320,6 +336,11 @@ public sealed partial class StatusDataMigrator
                 $"Cannot revert version {unknown}: this build does not know it, so it has no Down step for it. The database is ahead of the code; run down from a build that includes {unknown}. Nothing was changed.");
         }
 
+        if (!_options.AllowDataLoss)
+        {
+            await RefuseDataLossAsync(session, revert, cancellationToken).ConfigureAwait(false);
+        }
+
         state = await session.BringUpToDateAsync(state, cancellationToken).ConfigureAwait(false);
 
         foreach (var drifted in revert.Where(v => !Matches(_catalog.Find(v)!, state.Applied[v])))
@@ -336,6 +357,37 @@ public sealed partial class StatusDataMigrator
             .ToList();
         var steps = await RunAsync(MigrationDirection.Down, plan, cancellationToken).ConfigureAwait(false);
         return new MigrationResult(steps, await session.CurrentVersionAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Refuses a run whose Down steps would drop tables or columns that hold data, naming each with its count,
+    /// before anything changes. The counts are taken under the migration lock, just before the run; rows the apps
+    /// write between the count and the DROP are not counted (the window is the time to the step).
+    /// </summary>
+    private async Task RefuseDataLossAsync(LockedSession session, IReadOnlyList<long> revert, CancellationToken cancellationToken)
+    {
+        // On a connection of its own, in autocommit: the lock's transaction must not keep the tables' locks.
+        var connection = await ServerConnection.OpenAsync(session.DataSource, cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        var atStake = new List<string>();
+        foreach (var version in revert)
+        {
+            var migration = _catalog.Find(version)!;
+            var lost = await DataLoss.AtStakeAsync(connection, DataLoss.OfDown(migration.Migration), cancellationToken).ConfigureAwait(false);
+            if (lost.Count > 0)
+            {
+                atStake.Add($"{version} ({migration.Description}): {string.Join("; ", lost)}");
+            }
+        }
+
+        if (atStake.Count > 0)
+        {
+            throw new MigrationException(
+                MigrationFailure.Refused,
+                "Reverting would destroy data, so nothing was changed. "
+                + string.Join(" ", atStake.Select(step => step.EndsWith('.') ? step : step + "."))
+                + " Back the data up first; to revert anyway, run again with --allow-data-loss (API: StatusDataMigratorOptions.AllowDataLoss).");
+        }
     }
 
     /// <summary>
@@ -601,6 +653,9 @@ public sealed partial class StatusDataMigrator
 
         public NpgsqlConnection Connection => _connection!;
 
+        /// <summary>For reads beside the lock, which must not run in its transaction (they would keep table locks until the run ends).</summary>
+        public NpgsqlDataSource DataSource => _dataSource;
+
         public static async Task<LockedSession> OpenAsync(StatusDataMigrator owner, CancellationToken cancellationToken)
         {
             var session = new LockedSession(owner);
@@ -719,7 +774,7 @@ public sealed partial class StatusDataMigrator
 
         private async Task LockAsync(CancellationToken cancellationToken)
         {
-            _connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            _connection = await ServerConnection.OpenAsync(_dataSource, cancellationToken).ConfigureAwait(false);
 
             // READ COMMITTED explicitly: a database defaulting to REPEATABLE READ or SERIALIZABLE would otherwise
             // give the baseline, which reads in this transaction, a snapshot from before the previous holder committed.

@@ -207,8 +207,8 @@ public sealed partial class CliTests
 
         foreach (var result in new[] { viaOption, viaEnvironment })
         {
-            Assert.True(result.ExitCode == 1, result.ToString());
-            Assert.Contains("Failed to connect", result.Stderr, StringComparison.Ordinal);
+            Assert.True(result.ExitCode == 5, result.ToString());
+            Assert.Contains("Cannot connect to 127.0.0.1:", result.Stderr, StringComparison.Ordinal);
             CliRunner.AssertDoesNotPrint(Password, result);
         }
     }
@@ -342,7 +342,7 @@ public sealed partial class CliTests
     [GeneratedRegex(@"\b\w+(\.\w+)*\.\w*Exception\b")]
     private static partial Regex ExceptionTypeName();
 
-    private static int ClosedPort()
+    internal static int ClosedPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

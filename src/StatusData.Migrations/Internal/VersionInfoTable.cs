@@ -49,11 +49,13 @@ internal sealed record DatabaseState(bool VersionTableExists, IReadOnlyDictionar
 {
     public static async Task<DatabaseState> ReadAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
+        var connection = await ServerConnection.OpenAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
         var applied = new Dictionary<long, AppliedRow>();
-        var exists = await ExistsAsync(dataSource, "version_info", cancellationToken).ConfigureAwait(false);
+        var exists = await ExistsAsync(connection, "version_info", cancellationToken).ConfigureAwait(false);
         if (exists)
         {
-            using var command = dataSource.CreateCommand("SELECT version, description, applied_on, checksum FROM version_info ORDER BY version");
+            using var command = new NpgsqlCommand("SELECT version, description, applied_on, checksum FROM version_info ORDER BY version", connection);
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -63,10 +65,10 @@ internal sealed record DatabaseState(bool VersionTableExists, IReadOnlyDictionar
         }
 
         List<string>? alembic = null;
-        if (await ExistsAsync(dataSource, AlembicVersionTable.Name, cancellationToken).ConfigureAwait(false))
+        if (await ExistsAsync(connection, AlembicVersionTable.Name, cancellationToken).ConfigureAwait(false))
         {
             alembic = [];
-            using var command = dataSource.CreateCommand("SELECT version_num FROM alembic_version ORDER BY version_num");
+            using var command = new NpgsqlCommand("SELECT version_num FROM alembic_version ORDER BY version_num", connection);
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -77,9 +79,9 @@ internal sealed record DatabaseState(bool VersionTableExists, IReadOnlyDictionar
         return new DatabaseState(exists, applied, alembic);
     }
 
-    private static async Task<bool> ExistsAsync(NpgsqlDataSource dataSource, string table, CancellationToken cancellationToken)
+    private static async Task<bool> ExistsAsync(NpgsqlConnection connection, string table, CancellationToken cancellationToken)
     {
-        using var command = dataSource.CreateCommand("SELECT to_regclass($1) IS NOT NULL");
+        using var command = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table });
         return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }

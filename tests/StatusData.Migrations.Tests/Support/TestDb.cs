@@ -20,6 +20,8 @@ internal sealed class TestDb : IAsyncDisposable
     /// <summary>A data source the test owns; runners built by <see cref="Runner"/> use it.</summary>
     public NpgsqlDataSource DataSource { get; }
 
+    public string DatabaseName => new NpgsqlConnectionStringBuilder(ConnectionString).Database!;
+
     public static async Task<TestDb> CreateEmptyAsync(string hint, CancellationToken cancellationToken)
     {
         var databases = await SharedPostgres.GetAsync();
