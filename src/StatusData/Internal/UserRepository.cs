@@ -33,19 +33,22 @@ internal sealed class UserRepository(Session session) : IUserRepository
     public Task<User?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
         session.RunAsync(new("statusdata.get_user", Access.Read), GetByIdSql, new { id }, static (c, command) => c.QueryFirstOrDefaultAsync<User>(command), cancellationToken);
 
+    internal const string GetByUsernameSql = $"SELECT {StatusDataColumns.User} FROM users WHERE username = @value";
+
     public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken = default) =>
-        session.RunAsync(
-            new("statusdata.get_user_by_username", Access.Read) { Refused = Guard.Lookup(username, nameof(username)) },
-            $"SELECT {StatusDataColumns.User} FROM users WHERE username = @username",
-            new { username },
-            static (c, command) => c.QueryFirstOrDefaultAsync<User>(command),
-            cancellationToken);
+        GetByUniqueAsync("statusdata.get_user_by_username", GetByUsernameSql, username, nameof(username), cancellationToken);
+
+    internal const string GetByEmailSql = $"SELECT {StatusDataColumns.User} FROM users WHERE email = @value";
 
     public Task<User?> GetByEmailAsync(string email, CancellationToken cancellationToken = default) =>
+        GetByUniqueAsync("statusdata.get_user_by_email", GetByEmailSql, email, nameof(email), cancellationToken);
+
+    /// <summary>The user whose unique text column (username or email, each with its unique index) equals <paramref name="value"/>.</summary>
+    private Task<User?> GetByUniqueAsync(string operation, string sql, string value, string parameterName, CancellationToken cancellationToken) =>
         session.RunAsync(
-            new("statusdata.get_user_by_email", Access.Read) { Refused = Guard.Lookup(email, nameof(email)) },
-            $"SELECT {StatusDataColumns.User} FROM users WHERE email = @email",
-            new { email },
+            new(operation, Access.Read) { Refused = Guard.Lookup(value, parameterName) },
+            sql,
+            new { value },
             static (c, command) => c.QueryFirstOrDefaultAsync<User>(command),
             cancellationToken);
 
