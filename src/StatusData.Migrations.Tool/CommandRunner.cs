@@ -69,7 +69,9 @@ internal static class CommandRunner
         string? password = null, username = null;
         try
         {
-            var given = new NpgsqlConnectionStringBuilder(parsed.GetValue(ConnectionOption) ?? Environment.GetEnvironmentVariable("STATUSDATA_CONNECTION") ?? string.Empty);
+            // The option's raw token: GetValue throws when the option is what failed to parse (e.g. -c without a value).
+            var option = parsed.GetResult(ConnectionOption)?.Tokens is [var token, ..] ? token.Value : null;
+            var given = new NpgsqlConnectionStringBuilder(option ?? Environment.GetEnvironmentVariable("STATUSDATA_CONNECTION") ?? string.Empty);
             (password, username) = (given.Password, given.Username);
         }
         catch (ArgumentException)
@@ -174,6 +176,6 @@ internal static class ExitCodes
 
     public const int ConnectionFailed = 5;
 
-    /// <summary>A <see cref="MigrationFailure"/>'s value is its exit code.</summary>
-    public static int For(MigrationFailure failure) => (int)failure;
+    /// <summary>A <see cref="MigrationFailure"/>'s value is its exit code; a value that is none of them is a plain failure, never 0.</summary>
+    public static int For(MigrationFailure failure) => Enum.IsDefined(failure) ? (int)failure : Failure;
 }

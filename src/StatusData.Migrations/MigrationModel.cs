@@ -57,7 +57,7 @@ public enum MigrationFailure
     /// <summary>Exit code 1: a migration's SQL failed; its transaction was rolled back, so nothing of it remains.</summary>
     MigrationFailed = 1,
 
-    /// <summary>Exit code 2: the request itself is invalid, e.g. an unknown target version. Checked before connecting.</summary>
+    /// <summary>Exit code 2: the request itself is invalid, e.g. an unknown target version (checked before connecting), or a role that does not exist.</summary>
     InvalidRequest = 2,
 
     /// <summary>

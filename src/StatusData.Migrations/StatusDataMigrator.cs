@@ -90,6 +90,7 @@ public sealed partial class StatusDataMigrator
     /// <param name="cancellationToken">Stops the run before the next migration.</param>
     /// <returns>What was applied.</returns>
     /// <exception cref="MigrationException">A migration failed, the lock wait timed out, or a safety check refused; or the database could not be reached (<see cref="MigrationFailure.ConnectionFailed"/>).</exception>
+    /// <exception cref="NpgsqlException">The connection broke in the middle of the run, outside a migration.</exception>
     public async Task<MigrationResult> UpAsync(long? targetVersion = null, CancellationToken cancellationToken = default)
     {
         var target = targetVersion ?? _catalog.LatestVersion;
@@ -369,11 +370,29 @@ public sealed partial class StatusDataMigrator
         // On a connection of its own, in autocommit: the lock's transaction must not keep the tables' locks.
         var connection = await ServerConnection.OpenAsync(session.DataSource, cancellationToken).ConfigureAwait(false);
         await using var connectionScope = connection.ConfigureAwait(false);
+        using (var setting = new NpgsqlCommand("SELECT set_config('lock_timeout', $1, false)", connection))
+        {
+            setting.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _lockTimeoutSetting });
+            await setting.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var atStake = new List<string>();
         foreach (var version in revert)
         {
             var migration = _catalog.Find(version)!;
-            var lost = await DataLoss.AtStakeAsync(connection, DataLoss.OfDown(migration.Migration), cancellationToken).ConfigureAwait(false);
+            List<string> lost;
+            try
+            {
+                lost = await DataLoss.AtStakeAsync(connection, DataLoss.OfDown(migration.Migration), cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                throw new MigrationException(
+                    MigrationFailure.LockTimeout,
+                    $"Timed out after {_options.LockTimeout.TotalSeconds:0.#}s waiting for a lock to count the rows that reverting {version} would drop: a long transaction holds a table. Nothing was changed; run again when it has finished, or raise the lock timeout.",
+                    e);
+            }
+
             if (lost.Count > 0)
             {
                 atStake.Add($"{version} ({migration.Description}): {string.Join("; ", lost)}");

@@ -11,12 +11,20 @@ namespace StatusData;
 public static class StatusDataServiceCollectionExtensions
 {
     /// <summary>
+    /// The service key of the <see cref="NpgsqlDataSource"/> that <c>AddStatusData(connectionString)</c> builds, for the
+    /// application's own SQL over it: <c>GetRequiredKeyedService&lt;NpgsqlDataSource&gt;(DataSourceKey)</c> or
+    /// <c>[FromKeyedServices(DataSourceKey)]</c>. Keyed, so that it never takes the place of an unkeyed
+    /// <see cref="NpgsqlDataSource"/> the application registers (e.g. with Npgsql.DependencyInjection), in either order.
+    /// </summary>
+    public const string DataSourceKey = "StatusData";
+
+    /// <summary>
     /// Registers <see cref="IStatusDatabase"/>, <see cref="IUserRepository"/> and
     /// <see cref="IStatusUpdateRepository"/> as singletons over a data source built from
     /// <paramref name="connectionString"/>, owned and disposed by the container, with Npgsql's automatic statement
     /// preparation on (unless the connection string sets <c>Max Auto Prepare</c>, or
-    /// <see cref="StatusDataOptions.PrepareStatements"/> is off). The data source is registered as
-    /// <see cref="NpgsqlDataSource"/> too, for the application's own SQL, unless the application registered one itself.
+    /// <see cref="StatusDataOptions.PrepareStatements"/> is off). The data source is registered as a keyed
+    /// <see cref="NpgsqlDataSource"/> too (<see cref="DataSourceKey"/>), for the application's own SQL.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="connectionString">An Npgsql connection string; checked now.</param>
@@ -38,10 +46,10 @@ public static class StatusDataServiceCollectionExtensions
             throw new ArgumentException($"The StatusData connection string is not valid: {e.Message}", nameof(connectionString), e);
         }
 
-        // Our own holder type, so that StatusData uses this data source even when the application registers
-        // an NpgsqlDataSource of its own; without one, the application gets this one from DI too (TryAdd).
+        // Our own holder type, so that StatusData uses this data source whatever NpgsqlDataSource the application
+        // registers for itself, before or after this call. The application reaches this one under DataSourceKey.
         services.TryAddSingleton(sp => new OwnedDataSource(Build(builder, sp.GetRequiredService<IOptions<StatusDataOptions>>().Value)));
-        services.TryAddSingleton(sp => sp.GetRequiredService<OwnedDataSource>().DataSource);
+        services.TryAddKeyedSingleton(DataSourceKey, (sp, _) => sp.GetRequiredService<OwnedDataSource>().DataSource);
         return AddCore(services, sp => sp.GetRequiredService<OwnedDataSource>().DataSource, configure);
     }
 

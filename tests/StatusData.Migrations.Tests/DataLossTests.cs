@@ -84,7 +84,7 @@ public sealed class DataLossTests
         await db.ExecuteAsync("INSERT INTO users (id, username, display_name, email, password_hash, xp, current_streak, longest_streak, created_at, nickname) VALUES (gen_random_uuid(), 'n', 'N', 'n@example.com', 'h', 0, 0, 0, now(), 'nick')", Ct);
 
         var sql = await Assert.ThrowsAsync<MigrationException>(() => db.Runner(new() { Migrations = migrations }).RollbackAsync(1, Ct));
-        Assert.Contains("202612010001 (scratch table): it runs SQL that may destroy data, which the runner cannot inspect (DROP TABLE scratch), so how much it destroys is unknown.", sql.Message, StringComparison.Ordinal);
+        Assert.Contains("202612010001 (scratch table): it runs SQL (DROP TABLE scratch), which may destroy data and which the runner cannot inspect, so how much it destroys is unknown.", sql.Message, StringComparison.Ordinal);
 
         await db.Runner(new() { Migrations = migrations, AllowDataLoss = true }).RollbackAsync(1, Ct);
         var column = await Assert.ThrowsAsync<MigrationException>(() => db.Runner(new() { Migrations = migrations }).RollbackAsync(1, Ct));

@@ -49,11 +49,16 @@ public sealed class RedactionTests
         var url = await CliRunner.RunAsync(["status", "--connection", $"postgresql://ada:{password}@127.0.0.1:5432/app"], cancellationToken: Ct);
         var stray = await CliRunner.RunAsync(["status", password], CliRunner.WithConnection($"Host=127.0.0.1;Username=ada;Password={password}"), cancellationToken: Ct);
         var misplaced = await CliRunner.RunAsync(["up", "--to", $"postgresql://ada:{password}@db/app"], cancellationToken: Ct);
+        var slashes = await CliRunner.RunAsync(["up", "--to", "postgresql://ada:ab/c@d@db/app"], cancellationToken: Ct); // a generated password with / and @
+        var variable = await CliRunner.RunAsync(["up", $"PGPASSWORD={password}"], cancellationToken: Ct);
 
         Assert.Equal("error: the connection string is a URL; statusdata-migrate takes Npgsql's key=value form, e.g. \"Host=db.example.com;Port=5432;Database=app;Username=migrator\", with the password as its Password key.", url.Stderr.Split('\n')[0]);
         Assert.Equal("error: unexpected argument '********' for 'status'.", stray.Stderr.Split('\n')[0]);
         Assert.Equal("error: --to must be a migration version such as 202611220900 (or 0 for none), not 'postgresql://ada:********@db/app'.", misplaced.Stderr.Split('\n')[0]);
-        foreach (var result in new[] { url, stray, misplaced })
+        Assert.Equal("error: --to must be a migration version such as 202611220900 (or 0 for none), not 'postgresql://ada:********@db/app'.", slashes.Stderr.Split('\n')[0]);
+        Assert.DoesNotContain("ab/c@d", slashes.Stderr, StringComparison.Ordinal);
+        Assert.Equal("error: unexpected argument 'PGPASSWORD=********", variable.Stderr.Split('\n')[0]);
+        foreach (var result in new[] { url, stray, misplaced, slashes, variable })
         {
             Assert.True(result.ExitCode == 2, result.ToString());
             CliRunner.AssertDoesNotPrint(password, result);

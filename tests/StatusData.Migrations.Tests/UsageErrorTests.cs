@@ -17,6 +17,7 @@ public sealed class UsageErrorTests
         { ["up", "--to", "abc"], "error: --to " + NotAVersion },
         { ["up", "--to", "999"], "error: Unknown version 999. Known versions: 202602282200, 202611220900." },
         { ["up", "--lock-timeout", "abc"], "error: --lock-timeout must be a whole number of seconds from 1 to 2147483, not 'abc'." },
+        { ["up", "-c"], "error: Required argument missing for option: '-c'." }, // e.g. -c "$CONN" with CONN unset: once crashed redaction
         { ["up", "--alow-drift"], "error: unknown option '--alow-drift' for 'up'. Did you mean '--allow-drift'?" },
         { ["down"], "error: down needs --to: the version to end at, e.g. 'down --to 202602282200' (0 reverts everything)." },
         { ["down", "--to", "abc"], "error: --to " + NotAVersion },

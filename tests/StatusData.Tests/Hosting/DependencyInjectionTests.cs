@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -64,7 +65,7 @@ public sealed class DependencyInjectionTests(DatabaseFixture database) : IClassF
     public async Task TheDataSourceStatusDataBuildsIsTheAppsTooAndPreparesStatusDatasStatementsOnTheServer()
     {
         await using var provider = new ServiceCollection().AddStatusData(database.ConnectionString).BuildServiceProvider();
-        var dataSource = provider.GetRequiredService<NpgsqlDataSource>();
+        var dataSource = provider.GetRequiredKeyedService<NpgsqlDataSource>(StatusDataServiceCollectionExtensions.DataSourceKey);
         Assert.Same(((StatusDatabase)provider.GetRequiredService<IStatusDatabase>()).DataSource, dataSource);
         Assert.Equal(32, new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxAutoPrepare);
 
@@ -89,17 +90,33 @@ public sealed class DependencyInjectionTests(DatabaseFixture database) : IClassF
         var connectionString = $"{database.ConnectionString};{setting}".TrimEnd(';');
         await using var provider = new ServiceCollection().AddStatusData(connectionString, o => o.PrepareStatements = prepareStatements).BuildServiceProvider();
         var expected = new NpgsqlConnectionStringBuilder(connectionString).MaxAutoPrepare;
-        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(provider.GetRequiredService<NpgsqlDataSource>().ConnectionString).MaxAutoPrepare);
+        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(provider.GetRequiredKeyedService<NpgsqlDataSource>(StatusDataServiceCollectionExtensions.DataSourceKey).ConnectionString).MaxAutoPrepare);
         Assert.Null(await provider.GetRequiredService<IUserRepository>().GetByIdAsync(Guid.NewGuid(), Ct));
     }
 
-    [Fact]
-    public async Task AnNpgsqlDataSourceTheAppRegisteredStaysTheAppsAndStatusDataKeepsItsOwn()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AnNpgsqlDataSourceTheAppRegisteredStaysTheAppsInEitherOrderAndStatusDataKeepsItsOwn(bool appFirst)
     {
         await using var appDataSource = NpgsqlDataSource.Create(database.ConnectionString + ";Application Name=app");
-        await using var provider = new ServiceCollection().AddSingleton(appDataSource).AddStatusData(database.ConnectionString).BuildServiceProvider();
+        var services = new ServiceCollection();
+        if (appFirst)
+        {
+            services.TryAddSingleton(appDataSource); // as Npgsql.DependencyInjection's AddNpgsqlDataSource does: TryAdd
+        }
+
+        services.AddStatusData(database.ConnectionString);
+        if (!appFirst)
+        {
+            services.TryAddSingleton(appDataSource);
+        }
+
+        await using var provider = services.BuildServiceProvider();
         Assert.Same(appDataSource, provider.GetRequiredService<NpgsqlDataSource>());
-        Assert.NotSame(appDataSource, ((StatusDatabase)provider.GetRequiredService<IStatusDatabase>()).DataSource);
+        var statusData = ((StatusDatabase)provider.GetRequiredService<IStatusDatabase>()).DataSource;
+        Assert.NotSame(appDataSource, statusData);
+        Assert.Same(statusData, provider.GetRequiredKeyedService<NpgsqlDataSource>(StatusDataServiceCollectionExtensions.DataSourceKey));
         Assert.Null(await provider.GetRequiredService<IUserRepository>().GetByIdAsync(Guid.NewGuid(), Ct));
     }
 }

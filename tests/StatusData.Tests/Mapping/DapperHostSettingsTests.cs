@@ -204,7 +204,7 @@ public sealed partial class DapperHostSettingsTests
         await using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(
             services.AddStatusData(await (await SharedPostgres.GetAsync()).CreateMigratedAsync("columns", Ct)));
         var db = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<IStatusDatabase>(provider);
-        var dataSource = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<NpgsqlDataSource>(provider);
+        var dataSource = Microsoft.Extensions.DependencyInjection.ServiceProviderKeyedServiceExtensions.GetRequiredKeyedService<NpgsqlDataSource>(provider, StatusDataServiceCollectionExtensions.DataSourceKey);
         var ada = await db.Users.CreateAsync("ada", "Ada", "ada@example.com", "hash", null, Ct);
         var posted = await db.StatusUpdates.PostAsync(ada.Id, "hello", "work", 1200, null, Ct);
         await db.Users.CreateAsync("bob", "Bob", "bob@example.com", "hash", "https://example.com/bob.png", Ct);
