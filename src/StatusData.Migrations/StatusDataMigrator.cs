@@ -54,7 +54,8 @@ public sealed partial class StatusDataMigrator
     /// <param name="connectionString">
     /// The Npgsql connection string of a role that may change the schema. FluentMigrator connects with
     /// it as given (it takes connection strings, not data sources), plus <c>Pooling=false</c>: it opens
-    /// one connection per run.
+    /// one connection per run. Its <c>Command Timeout</c> is replaced by none: lock waits are bounded by
+    /// <see cref="StatusDataMigratorOptions.LockTimeout"/>, and a migration's statements run as long as they need.
     /// </param>
     /// <param name="options">Settings; <see langword="null"/> for the defaults.</param>
     /// <param name="logger">Where progress goes; <see langword="null"/> for none.</param>
@@ -62,7 +63,11 @@ public sealed partial class StatusDataMigrator
     public StatusDataMigrator(string connectionString, StatusDataMigratorOptions? options = null, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        _connection = new NpgsqlConnectionStringBuilder(connectionString);
+        // No client-side Command Timeout (Npgsql's default is 30 s) for any of the runner's connections: a wait for a
+        // lock ends at LockTimeout (the server's lock_timeout, then LockTimeout failure), and a migration's statement
+        // runs as long as it needs. With the default, a runner waiting for the migration lock gave up after 30 s with
+        // "Exception while reading from stream" (exit 1), before the 60 s lock timeout (exit 4).
+        _connection = new NpgsqlConnectionStringBuilder(connectionString) { CommandTimeout = 0 };
         _options = options ?? new StatusDataMigratorOptions();
         LockTimeout.Validate(_options.LockTimeout, nameof(options));
         _lockTimeoutSetting = LockTimeout.Setting(_options.LockTimeout);

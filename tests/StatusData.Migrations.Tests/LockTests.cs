@@ -30,6 +30,29 @@ public sealed class LockTests
         Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
     }
 
+    /// <summary>
+    /// The wait for the lock is the lock timeout's, not the connection string's Command Timeout (Npgsql's default 30 s
+    /// once cut a 60 s lock wait short with "Exception while reading from stream" and exit 1).
+    /// </summary>
+    [Fact]
+    public async Task TheLockWaitLastsTheLockTimeoutWhateverTheCommandTimeout()
+    {
+        await using var db = await TestDb.CreateEmptyAsync("lockcmd", Ct);
+        await using var holder = await MigrationLock.HoldAsync(db.ConnectionString, "lock-holder", Ct);
+        var connection = new NpgsqlConnectionStringBuilder(db.ConnectionString) { CommandTimeout = 1 }.ConnectionString;
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<MigrationException>(() => new StatusDataMigrator(connection, new() { LockTimeout = TimeSpan.FromSeconds(3) }).UpAsync(cancellationToken: Ct));
+        var waited = started.Elapsed;
+        var cli = await CliRunner.RunAsync(["up", "--lock-timeout", "3"], CliRunner.WithConnection(connection), cancellationToken: Ct);
+
+        Assert.Equal(MigrationFailure.LockTimeout, e.Failure);
+        Assert.Contains($"backend pid {holder.ProcessID}", e.Message, StringComparison.Ordinal);
+        Assert.True(waited >= TimeSpan.FromSeconds(2.9), $"gave up after {waited}, before the 3 s lock timeout");
+        Assert.True(cli.ExitCode == 4, cli.ToString());
+        Assert.Empty(await db.RelationsAsync(Ct));
+    }
+
     [Fact]
     public async Task ATableLockThatAMigrationWaitsForIsBoundedByTheLockTimeoutToo()
     {
