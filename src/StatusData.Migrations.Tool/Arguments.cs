@@ -52,6 +52,19 @@ internal static class Arguments
         return 60;
     }
 
+    /// <summary>Milliseconds of --lock-attempt-timeout, within what PostgreSQL's lock_timeout can hold.</summary>
+    public static int LockAttemptMilliseconds(ArgumentResult result)
+    {
+        var token = Token(result);
+        if (int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var milliseconds) && milliseconds >= 1)
+        {
+            return milliseconds;
+        }
+
+        result.AddError($"--lock-attempt-timeout must be a whole number of milliseconds from 1 to {int.MaxValue}, not '{token}'.");
+        return 1000;
+    }
+
     /// <summary><c>script</c>'s direction.</summary>
     public static string Direction(ArgumentResult result)
     {

@@ -37,6 +37,14 @@ internal static class CommandRunner
         Recursive = true,
     };
 
+    public static readonly Option<int> LockAttemptTimeoutOption = new("--lock-attempt-timeout")
+    {
+        Description = "Milliseconds one attempt of a migration waits for a table lock before it rolls back, pauses and tries again (within --lock-timeout). The apps' queries on that table wait behind it at most this long.",
+        DefaultValueFactory = _ => 1000,
+        CustomParser = Arguments.LockAttemptMilliseconds,
+        Recursive = true,
+    };
+
     /// <summary>The --lock-timeout of every command that waits for locks (all but <c>script --from</c>).</summary>
     public static TimeSpan LockTimeout(ParseResult result)
     {

@@ -16,6 +16,7 @@ internal static class Program
         var root = new RootCommand("Applies, reverts and inspects StatusData schema migrations.");
         root.Options.Add(CommandRunner.ConnectionOption);
         root.Options.Add(CommandRunner.LockTimeoutOption);
+        root.Options.Add(CommandRunner.LockAttemptTimeoutOption);
         root.Options.Add(ExtraMigrations.Option);
 
         var upTo = new Option<long?>("--to") { Description = "Last version to apply (default: the latest).", CustomParser = r => Arguments.Version(r, "--to") };
@@ -146,6 +147,7 @@ internal static class Program
         ExtraMigrations.Apply(result, new StatusDataMigratorOptions
         {
             LockTimeout = CommandRunner.LockTimeout(result),
+            LockAttemptTimeout = TimeSpan.FromMilliseconds(result.GetValue(CommandRunner.LockAttemptTimeoutOption)),
             AllowChecksumMismatch = Given(result, AllowDrift),
             AllowDataLoss = Given(result, AllowDataLoss),
         });

@@ -102,11 +102,20 @@ public sealed class StatusDataMigratorOptions
     public IReadOnlyList<IMigration>? Migrations { get; set; }
 
     /// <summary>
-    /// How long to wait for the migration lock, and for any table lock a migration needs, before
-    /// failing with <see cref="MigrationFailure.LockTimeout"/>. Default: 60 seconds. Positive and at most
+    /// How long to wait for the migration lock, and, over all attempts, for the table locks a migration needs
+    /// (see <see cref="LockAttemptTimeout"/>), before failing with <see cref="MigrationFailure.LockTimeout"/>. Default: 60 seconds. Positive and at most
     /// <see cref="StatusDataMigrator.MaxLockTimeout"/> (about 24.8 days); rounded up to whole milliseconds.
     /// </summary>
     public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long one attempt of a migration waits for a table lock before it gives up, rolls back, pauses and tries
+    /// again (up to <see cref="LockTimeout"/> in all; a deadlock is retried the same way). While a DDL statement waits
+    /// for a strong lock (ALTER TABLE, DROP, adding a constraint), every query of the apps on that table queues behind
+    /// it: this is the longest such a queue lasts. Default: 1 second. Positive and at most
+    /// <see cref="StatusDataMigrator.MaxLockTimeout"/>; the lesser of it and <see cref="LockTimeout"/> applies.
+    /// </summary>
+    public TimeSpan LockAttemptTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Let <c>up</c> proceed although an applied migration's SQL has changed since it was applied.

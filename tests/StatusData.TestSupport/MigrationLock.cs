@@ -7,7 +7,7 @@ public static class MigrationLock
 {
     /// <summary>
     /// The advisory-lock key every StatusData migration runner takes (<c>pg_advisory_xact_lock</c>), as
-    /// shipped: StatusDataMigrator.LockKey, 0x5354415455534441, the ASCII bytes of "STATUSDA". A literal on
+    /// shipped: StatusData.Migrations.Internal.MigrationLock.Key, 0x5354415455534441, the ASCII bytes of "STATUSDA". A literal on
     /// purpose, not the code's constant: runners of different releases exclude each other only while they
     /// take the same key, so changing it breaks running deployments (an old and a new runner would migrate
     /// one database at once). The tests hold this key and expect the runner and its scripts to wait for it.

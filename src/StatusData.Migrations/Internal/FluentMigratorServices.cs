@@ -11,6 +11,7 @@ using FluentMigrator.Runner.Versioning;
 using FluentMigrator.Runner.VersionTableInfo;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace StatusData.Migrations.Internal;
@@ -34,7 +35,9 @@ internal static class FluentMigratorServices
         IReadOnlyDictionary<long, KnownMigration> known,
         string lockTimeoutSetting,
         ILoggerProvider logger,
-        string? defaultSchema = null)
+        string? defaultSchema = null,
+        bool concurrentIndexes = true,
+        ILogger? runLogger = null)
     {
         var services = new ServiceCollection()
             .AddLogging(logging => logging.ClearProviders().SetMinimumLevel(LogLevel.Trace).AddProvider(logger))
@@ -48,7 +51,9 @@ internal static class FluentMigratorServices
                 }
             });
 
-        // Registered after AddFluentMigratorCore, so these replace its defaults (the last registration wins).
+        // Registered after AddFluentMigratorCore and AddPostgres15_0, so these replace their defaults (the last registration wins).
+        services.AddScoped<Postgres15_0Generator>(sp => new StatusDataGenerator(
+            sp.GetRequiredService<PostgresQuoter>(), sp.GetRequiredService<IOptions<GeneratorOptions>>(), sp.GetRequiredService<IPostgresTypeMap>(), concurrentIndexes));
         services.AddScoped<IFilteringMigrationSource>(_ => new InstanceMigrationSource(migrations));
         services.AddScoped<IVersionLoader>(sp => new StatusDataVersionLoader(
             connectionString is null ? ActivatorUtilities.CreateInstance<ConnectionlessVersionLoader>(sp) : ActivatorUtilities.CreateInstance<VersionLoader>(sp),
@@ -57,10 +62,10 @@ internal static class FluentMigratorServices
         if (connectionString is not null)
         {
             // Only with a connection: without one, FluentMigrator would take the processor id for a connection string.
-            services.AddSingleton(new LockTimeoutSetting(lockTimeoutSetting));
-            services.AddScoped<LockTimeoutProcessor>();
-            services.AddScoped<IMigrationProcessor>(sp => sp.GetRequiredService<LockTimeoutProcessor>());
-            services.Configure<SelectingProcessorAccessorOptions>(o => o.ProcessorId = LockTimeoutProcessor.Id);
+            services.AddSingleton(new RunSettings(lockTimeoutSetting, runLogger ?? NullLogger.Instance));
+            services.AddScoped<StatusDataProcessor>();
+            services.AddScoped<IMigrationProcessor>(sp => sp.GetRequiredService<StatusDataProcessor>());
+            services.Configure<SelectingProcessorAccessorOptions>(o => o.ProcessorId = StatusDataProcessor.Id);
             services.Configure<SelectingGeneratorAccessorOptions>(o => o.GeneratorId = ProcessorIdConstants.PostgreSQL15_0);
         }
 
@@ -139,33 +144,90 @@ internal static class FluentMigratorServices
                 new("description", description),
                 new("checksum", known[version].Checksum),
             ]);
-            processor.Process(insert);
-            AlembicVersionTable.Applied(processor, known[version]);
+            InTransaction(() =>
+            {
+                processor.Process(insert);
+                AlembicVersionTable.Applied(processor, known[version]);
+            });
         }
 
-        public void DeleteVersion(long version)
+        public void DeleteVersion(long version) =>
+            InTransaction(() =>
+            {
+                inner.DeleteVersion(version);
+                AlembicVersionTable.Reverted(processor, known[version]);
+            });
+
+        /// <summary>
+        /// In the migration's transaction; for a migration outside one, in a transaction of its own, so that
+        /// version_info and alembic_version change together, and only after every statement succeeded.
+        /// </summary>
+        private void InTransaction(Action write)
         {
-            inner.DeleteVersion(version);
-            AlembicVersionTable.Reverted(processor, known[version]);
+            if (processor is not StatusDataProcessor { Transaction: null })
+            {
+                write();
+                return;
+            }
+
+            processor.BeginTransaction();
+            try
+            {
+                write();
+                processor.CommitTransaction();
+            }
+            catch
+            {
+                processor.RollbackTransaction();
+                throw;
+            }
         }
     }
 
-    private sealed record LockTimeoutSetting(string Value);
+    private sealed record RunSettings(string LockTimeout, ILogger Logger);
 
     /// <summary>
-    /// FluentMigrator's PostgreSQL 15 processor, with <c>SET LOCAL lock_timeout</c> at the start of every
-    /// transaction it opens: a migration waiting for a table lock gives up after the lock timeout instead
-    /// of stalling the deployment (and every query queued behind its lock request). SET LOCAL lasts for
-    /// the transaction only, so nothing is left on a connection PgBouncer hands to someone else.
+    /// FluentMigrator's PostgreSQL 15 generator, with concurrent index drops (<see cref="ConcurrentIndexExtensions"/>)
+    /// and, for a scratch schema of new empty tables built inside a transaction (baseline's comparison), plain builds.
     /// </summary>
-    private sealed class LockTimeoutProcessor(
+    private sealed class StatusDataGenerator(PostgresQuoter quoter, IOptions<GeneratorOptions> options, IPostgresTypeMap typeMap, bool concurrentIndexes)
+        : Postgres15_0Generator(quoter, options, typeMap)
+    {
+        public override string Generate(DeleteIndexExpression expression)
+        {
+            if (!ConcurrentIndexes.IsConcurrent(expression.Index))
+            {
+                return base.Generate(expression);
+            }
+
+            var schema = Quoter.QuoteSchemaName(expression.Index.SchemaName);
+            var index = Quoter.QuoteIndexName(expression.Index.Name);
+            return $"DROP INDEX CONCURRENTLY IF EXISTS {(string.IsNullOrEmpty(schema) ? index : $"{schema}.{index}")};";
+        }
+
+        protected override string GetAsConcurrently(CreateIndexExpression expression) =>
+            concurrentIndexes ? base.GetAsConcurrently(expression) : string.Empty;
+    }
+
+    /// <summary>
+    /// FluentMigrator's PostgreSQL 15 processor, with two policies of StatusData's.
+    /// <para><b>A short lock timeout</b>: <c>SET LOCAL lock_timeout</c> at the start of every transaction it opens, so a
+    /// statement waiting for a table lock gives up after one attempt's timeout instead of queueing the apps behind its
+    /// request (<see cref="MigrationSteps"/> retries the migration). SET LOCAL lasts for the transaction only, so nothing
+    /// is left on a connection PgBouncer hands to someone else.</para>
+    /// <para><b>Concurrent index builds that survive a failed run</b>: before <c>CREATE INDEX CONCURRENTLY</c>, an INVALID
+    /// index of that name (left by a build that failed or was killed) is dropped concurrently, and a valid one with the
+    /// same definition (a build that finished before its run stopped) is kept; after the build, the index must be valid
+    /// before the version row is written.</para>
+    /// </summary>
+    private sealed class StatusDataProcessor(
         PostgresDbFactory factory,
         Postgres15_0Generator generator,
         ILogger<Postgres15_0Processor> logger,
         IOptionsSnapshot<ProcessorOptions> options,
         IConnectionStringAccessor connectionStringAccessor,
         PostgresOptions pgOptions,
-        LockTimeoutSetting lockTimeout)
+        RunSettings settings)
         : Postgres15_0Processor(factory, generator, logger, options, connectionStringAccessor, pgOptions)
     {
         public const string Id = "StatusData.Postgres15";
@@ -179,7 +241,32 @@ internal static class FluentMigratorServices
             if (started)
             {
                 // The value is ours (whole milliseconds), never user text.
-                Execute($"SET LOCAL lock_timeout = '{lockTimeout.Value}'");
+                Execute($"SET LOCAL lock_timeout = '{settings.LockTimeout}'");
+            }
+        }
+
+        public override void Process(CreateIndexExpression expression)
+        {
+            var concurrent = ConcurrentIndexes.IsConcurrent(expression.Index);
+            if (concurrent)
+            {
+                EnsureConnectionIsOpen();
+                switch (ConcurrentIndexes.Find(Connection, expression.Index))
+                {
+                    case ConcurrentIndexes.Leftover.Invalid:
+                        Log.DroppingInvalidIndex(settings.Logger, expression.Index.Name);
+                        Process(new DeleteIndexExpression { Index = expression.Index });
+                        break;
+                    case ConcurrentIndexes.Leftover.Built:
+                        Log.KeepingBuiltIndex(settings.Logger, expression.Index.Name);
+                        return;
+                }
+            }
+
+            base.Process(expression);
+            if (concurrent && !ConcurrentIndexes.IsValid(Connection, expression.Index))
+            {
+                throw new InvalidOperationException($"Index {expression.Index.Name} is not valid after CREATE INDEX CONCURRENTLY returned; the migration is not recorded.");
             }
         }
     }

@@ -14,6 +14,7 @@ namespace StatusData.Migrations.Internal;
 /// <remarks>
 /// <paramref name="AlembicRevision"/> is the Alembic revision the migration mirrors, if any;
 /// <paramref name="AlembicRevisionBefore"/> the one of the newest mirroring migration before it (null: Alembic's base).
+/// <paramref name="InTransaction"/> is false for <see cref="TransactionBehavior.None"/>: concurrent index builds.
 /// </remarks>
 internal sealed record KnownMigration(
     long Version,
@@ -21,7 +22,8 @@ internal sealed record KnownMigration(
     IMigration Migration,
     string Checksum,
     string? AlembicRevision,
-    string? AlembicRevisionBefore);
+    string? AlembicRevisionBefore,
+    bool InTransaction = true);
 
 /// <summary>
 /// The ordered, validated set of migrations a <see cref="StatusDataMigrator"/> works with, each rendered
@@ -101,7 +103,8 @@ internal sealed class MigrationCatalog
                 }
 
                 var mirrors = migration.GetType().GetCustomAttribute<MirrorsAlembicRevisionAttribute>()?.Revision;
-                known.Add(new KnownMigration(attribute.Version, attribute.Description, migration, Checksum(up), mirrors, mirrors is null ? null : alembicRevision));
+                known.Add(new KnownMigration(
+                    attribute.Version, attribute.Description, migration, Checksum(up), mirrors, mirrors is null ? null : alembicRevision, attribute.TransactionBehavior == TransactionBehavior.Default));
                 alembicRevision = mirrors ?? alembicRevision;
             }
         }
@@ -109,10 +112,13 @@ internal sealed class MigrationCatalog
         return new MigrationCatalog(migrations, known);
     }
 
-    /// <summary>The Up SQL of <paramref name="migrations"/> with every unqualified name in <paramref name="schema"/>.</summary>
+    /// <summary>
+    /// The Up SQL of <paramref name="migrations"/> with every unqualified name in <paramref name="schema"/>, to build in one
+    /// transaction: index builds without CONCURRENTLY, which cannot run in one (the scratch tables are new and empty).
+    /// </summary>
     public IReadOnlyList<string> UpSqlInSchema(IEnumerable<KnownMigration> migrations, string schema)
     {
-        using var renderer = new Renderer(_instances, _byVersion, schema);
+        using var renderer = new Renderer(_instances, _byVersion, schema, concurrentIndexes: false);
         return migrations.SelectMany(m => renderer.Capture(runner => runner.Up(m.Migration))).ToList();
     }
 
@@ -166,9 +172,9 @@ internal sealed class MigrationCatalog
         private readonly IServiceScope _scope;
         private readonly MigrationRunner _runner;
 
-        public Renderer(IReadOnlyList<IMigration> migrations, IReadOnlyDictionary<long, KnownMigration> known, string? defaultSchema)
+        public Renderer(IReadOnlyList<IMigration> migrations, IReadOnlyDictionary<long, KnownMigration> known, string? defaultSchema, bool concurrentIndexes = true)
         {
-            _services = FluentMigratorServices.Build(migrations, connectionString: null, known, "0", _capture, defaultSchema);
+            _services = FluentMigratorServices.Build(migrations, connectionString: null, known, "0", _capture, defaultSchema, concurrentIndexes);
             _scope = _services.CreateScope();
             _runner = (MigrationRunner)_scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
         }

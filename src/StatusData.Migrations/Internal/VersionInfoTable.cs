@@ -47,6 +47,9 @@ internal sealed record AppliedRow(long Version, string Description, DateTime App
 /// </summary>
 internal sealed record DatabaseState(bool VersionTableExists, IReadOnlyDictionary<long, AppliedRow> Applied, IReadOnlyList<string>? AlembicRevisions)
 {
+    /// <summary>The highest applied version; 0 when none is.</summary>
+    public long CurrentVersion => Applied.Count == 0 ? 0 : Applied.Keys.Max();
+
     public static async Task<DatabaseState> ReadAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var connection = await ServerConnection.OpenAsync(dataSource, cancellationToken).ConfigureAwait(false);
@@ -84,49 +87,5 @@ internal sealed record DatabaseState(bool VersionTableExists, IReadOnlyDictionar
         using var command = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table });
         return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-    }
-}
-
-/// <summary>
-/// The checksums the runner before FluentMigrator recorded (SHA-256 of its hand-written SQL) for the two
-/// migrations it shipped. Such a row means "applied with the same effect": the first locked run of the
-/// FluentMigrator-based runner rewrites it to the FluentMigrator checksum, in one transaction.
-/// </summary>
-internal static class LegacyChecksums
-{
-    private static readonly Dictionary<long, string> ByVersion = new()
-    {
-        [202602282200] = "270b81d5040be54a0ce022ff7bf94e9a5337e5717044417c5b336b762114ea82",
-        [202611220900] = "79aa5fa59d43c538772b483401e545bc8d1ffa5a5505f4975a525bba45ce97fc",
-    };
-
-    public static bool Matches(long version, string checksum) => ByVersion.TryGetValue(version, out var legacy) && legacy == checksum;
-
-    /// <summary>Rewrites legacy checksums; returns how many rows it changed. Call under the migration lock.</summary>
-    public static async Task<int> TakeOverAsync(NpgsqlDataSource dataSource, DatabaseState state, MigrationCatalog catalog, CancellationToken cancellationToken)
-    {
-        var legacy = state.Applied.Values
-            .Where(row => Matches(row.Version, row.Checksum) && catalog.Find(row.Version) is { } known && known.Checksum != row.Checksum)
-            .ToList();
-        if (legacy.Count == 0)
-        {
-            return 0;
-        }
-
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var connectionScope = connection.ConfigureAwait(false);
-        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transactionScope = transaction.ConfigureAwait(false);
-        foreach (var row in legacy)
-        {
-            using var update = new NpgsqlCommand("UPDATE version_info SET checksum = $1 WHERE version = $2 AND checksum = $3", connection, transaction);
-            update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = catalog.Find(row.Version)!.Checksum });
-            update.Parameters.Add(new NpgsqlParameter<long> { TypedValue = row.Version });
-            update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = row.Checksum });
-            await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return legacy.Count;
     }
 }

@@ -1,4 +1,5 @@
 using FluentMigrator;
+using FluentMigrator.Postgres;
 
 namespace StatusData.Migrations.Versions;
 
@@ -11,29 +12,39 @@ namespace StatusData.Migrations.Versions;
 /// HOT updates into full index updates on the hot write path. The leaderboard is a top-N sort over
 /// users instead (see docs/library.md). The Python models should declare the same indexes
 /// (<c>Index(...)</c> in <c>__table_args__</c>) so that Alembic autogenerate does not propose dropping them.
+/// <para>Built CONCURRENTLY, outside a transaction: on a live database a plain CREATE INDEX takes SHARE on
+/// status_updates, which stops every post for the whole build, and a second one in the same transaction then
+/// deadlocks with the posts that hold users. Concurrent builds block neither reads nor writes. This migration was
+/// changed in place rather than superseded by a new one, because a database at 202602282200 would otherwise still
+/// run the blocking build first; the indexes are the same, and databases that recorded the earlier checksum are
+/// taken over without <c>--allow-drift</c>.</para>
 /// </remarks>
-[Migration(202611220900, "keyset pagination indexes")]
+[Migration(202611220900, TransactionBehavior.None, "keyset pagination indexes")]
 public sealed class KeysetPaginationIndexes : Migration
 {
     /// <inheritdoc />
     public override void Up()
     {
         Create.Index("ix_status_updates_created_at_id").OnTable("status_updates")
-            .OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+            .OnColumn("created_at").Ascending().OnColumn("id").Ascending()
+            .WithOptions().AsConcurrently();
         Create.Index("ix_status_updates_user_id_created_at_id").OnTable("status_updates")
-            .OnColumn("user_id").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+            .OnColumn("user_id").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending()
+            .WithOptions().AsConcurrently();
         Create.Index("ix_status_updates_category_created_at_id").OnTable("status_updates")
-            .OnColumn("category").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+            .OnColumn("category").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending()
+            .WithOptions().AsConcurrently();
         Create.Index("ix_users_created_at_id").OnTable("users")
-            .OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+            .OnColumn("created_at").Ascending().OnColumn("id").Ascending()
+            .WithOptions().AsConcurrently();
     }
 
     /// <inheritdoc />
     public override void Down()
     {
-        Delete.Index("ix_users_created_at_id").OnTable("users");
-        Delete.Index("ix_status_updates_category_created_at_id").OnTable("status_updates");
-        Delete.Index("ix_status_updates_user_id_created_at_id").OnTable("status_updates");
-        Delete.Index("ix_status_updates_created_at_id").OnTable("status_updates");
+        Delete.Index("ix_users_created_at_id").OnTable("users").WithOptions().AsConcurrently();
+        Delete.Index("ix_status_updates_category_created_at_id").OnTable("status_updates").WithOptions().AsConcurrently();
+        Delete.Index("ix_status_updates_user_id_created_at_id").OnTable("status_updates").WithOptions().AsConcurrently();
+        Delete.Index("ix_status_updates_created_at_id").OnTable("status_updates").WithOptions().AsConcurrently();
     }
 }
