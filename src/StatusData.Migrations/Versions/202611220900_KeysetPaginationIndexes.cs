@@ -1,4 +1,5 @@
 using FluentMigrator;
+using FluentMigrator.Postgres;
 
 namespace StatusData.Migrations.Versions;
 
@@ -12,20 +13,24 @@ namespace StatusData.Migrations.Versions;
 /// users instead (see docs/library.md). The Python models should declare the same indexes
 /// (<c>Index(...)</c> in <c>__table_args__</c>) so that Alembic autogenerate does not propose dropping them.
 /// </remarks>
-[Migration(202611220900, "keyset pagination indexes")]
+[Migration(202611220900, TransactionBehavior.None, "keyset pagination indexes")]
 public sealed class KeysetPaginationIndexes : Migration
 {
     /// <inheritdoc />
     public override void Up()
     {
         Create.Index("ix_status_updates_created_at_id").OnTable("status_updates")
-            .OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+            .OnColumn("created_at").Ascending().OnColumn("id").Ascending()
+            .WithOptions().AsConcurrently();
         Create.Index("ix_status_updates_user_id_created_at_id").OnTable("status_updates")
-            .OnColumn("user_id").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+            .OnColumn("user_id").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending()
+            .WithOptions().AsConcurrently();
         Create.Index("ix_status_updates_category_created_at_id").OnTable("status_updates")
-            .OnColumn("category").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+            .OnColumn("category").Ascending().OnColumn("created_at").Ascending().OnColumn("id").Ascending()
+            .WithOptions().AsConcurrently();
         Create.Index("ix_users_created_at_id").OnTable("users")
-            .OnColumn("created_at").Ascending().OnColumn("id").Ascending();
+            .OnColumn("created_at").Ascending().OnColumn("id").Ascending()
+            .WithOptions().AsConcurrently();
     }
 
     /// <inheritdoc />
