@@ -4,6 +4,7 @@
     python3 orm_check.py create-user <username> <last_post_date> <current_streak>
                                                  a user with uuid4 ids and one status update, as the backend writes them
     python3 orm_check.py delete-user <uuid>      session.delete(user): the ORM's cascade="all, delete-orphan"
+    python3 orm_check.py dump-models             {table: [columns]} the models map (Base.metadata), no database
 
 The database URL comes from DATABASE_URL, as in alembic/env.py.
 """
@@ -16,6 +17,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import create_engine, inspect, pool
 from sqlalchemy.orm import Session
 
+from app.database import Base
 from app.models import StatusUpdate, User
 
 
@@ -87,7 +89,12 @@ def delete_user(user_id):
         return {"deleted": True}
 
 
-COMMANDS = {"read-user": read_user, "create-user": create_user, "delete-user": delete_user}
+def dump_models():
+    # What StatusData's PythonModels.cs must list: a table keyed by schema.name when a model names a schema.
+    return {table.fullname: [column.name for column in table.columns] for table in Base.metadata.sorted_tables}
+
+
+COMMANDS = {"read-user": read_user, "create-user": create_user, "delete-user": delete_user, "dump-models": dump_models}
 
 if __name__ == "__main__":
     print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:]), ensure_ascii=False))

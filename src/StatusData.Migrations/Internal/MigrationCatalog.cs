@@ -81,6 +81,8 @@ internal sealed class MigrationCatalog
                 throw new ArgumentException($"Migration {type.FullName} needs a description of 1 to 1024 characters.", nameof(migrations));
             }
 
+            MigrationRules.ValidateWaivers(type);
+
             attributes.Add((attribute, migration));
         }
 

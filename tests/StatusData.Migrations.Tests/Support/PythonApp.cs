@@ -56,11 +56,19 @@ internal static class PythonApp
         return document.RootElement.Clone();
     }
 
-    private static async Task<ProcessResult> RunAsync(string directory, string connectionString, IReadOnlyDictionary<string, string>? environment, IEnumerable<string> arguments)
+    /// <summary>The tables the SQLAlchemy models map, each with its columns: orm_check.py dump-models, which reads Base.metadata and no database.</summary>
+    public static async Task<Dictionary<string, List<string>>> ModelsAsync()
+    {
+        var result = await RunAsync(SourceDirectory, connectionString: null, null, ["orm_check.py", "dump-models"]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return JsonSerializer.Deserialize<Dictionary<string, List<string>>>(result.Stdout)!;
+    }
+
+    private static async Task<ProcessResult> RunAsync(string directory, string? connectionString, IReadOnlyDictionary<string, string>? environment, IEnumerable<string> arguments)
     {
         var variables = new Dictionary<string, string?>
         {
-            ["DATABASE_URL"] = DatabaseUrl(connectionString),
+            ["DATABASE_URL"] = connectionString is null ? null : DatabaseUrl(connectionString),
             ["PYTHONDONTWRITEBYTECODE"] = "1",
             ["PYTHONPATH"] = null,
         };
