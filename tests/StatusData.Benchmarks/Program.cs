@@ -11,6 +11,7 @@ using BenchmarkDotNet.Running;
 using Npgsql;
 using StatusData.Benchmarks.Benchmarks;
 using StatusData.Benchmarks.Infrastructure;
+using StatusData.Benchmarks.Scenarios;
 using StatusData.TestSupport;
 
 namespace StatusData.Benchmarks;
@@ -32,6 +33,15 @@ internal static class Program
                                (e.g. '*Feed*,*Import*'); writes
                                BenchmarkDotNet.Artifacts/benchmarks-partial.md, not docs/ or the README
           --round-trips-only   seed, count round trips and check results, without timing anything
+          --migration-under-load [--runs N] [--rows N] [--up-timeout S] [--after local-concurrent]
+                               not BenchmarkDotNet: `up` of 202611220900 on N status updates (default 2,000,000)
+                               while 4 writers post, for the old transactional migration and the shipped one,
+                               N runs each (default 3); a run of `up` still going after S seconds (default 600)
+                               is reported as hung, with what it waits for, and its sessions are ended; writes its section of docs/benchmarks.md (only at the
+                               default size with the shipped migration; otherwise
+                               BenchmarkDotNet.Artifacts/migration-under-load.md). --after local-concurrent
+                               measures the benchmark project's CREATE INDEX CONCURRENTLY copy instead of the
+                               shipped migration, to check the harness
 
         STATUSDATA_BENCH_CONNECTION: a server where the run may create and drop a database; otherwise a
         throwaway PostgreSQL is started from the local binaries (see docs/testing.md).
@@ -70,6 +80,21 @@ internal static class Program
 #endif
 
         var root = RepositoryRoot();
+        if (args.Contains("--migration-under-load"))
+        {
+            var runs = IntOption(args, "--runs", MigrationUnderLoad.DefaultRuns);
+            var seedRows = IntOption(args, "--rows", MigrationUnderLoad.DefaultRows);
+            var upTimeout = IntOption(args, "--up-timeout", MigrationUnderLoad.DefaultUpTimeoutSeconds);
+            var after = Option(args, "--after");
+            if (runs is null or < 1 || seedRows is null or < 1 || upTimeout is null or < 1 || after is not (null or "local-concurrent"))
+            {
+                await Console.Error.WriteLineAsync("--runs, --rows and --up-timeout take a positive whole number; --after takes 'local-concurrent'.");
+                return 2;
+            }
+
+            return await MigrationUnderLoad.RunAsync(root, runs.Value, seedRows.Value, TimeSpan.FromSeconds(upTimeout.Value), localConcurrentAfter: after is not null);
+        }
+
         var types = filter is null ? BenchmarkTypes : [.. BenchmarkTypes.Where(t => RoundTripPass.BenchmarkMethods(t).Any(m => Matches(filter, m)))];
         if (types.Length == 0)
         {
@@ -150,7 +175,9 @@ internal static class Program
         if (filter is null && !roundTripsOnly)
         {
             var docs = Path.Combine(root, "docs", "benchmarks.md");
-            await File.WriteAllTextAsync(docs, document);
+            // The migration-under-load section comes from its own mode: a full run keeps it as it was.
+            var kept = File.Exists(docs) ? MarkdownReport.Section(await File.ReadAllTextAsync(docs), MigrationUnderLoad.SectionBegin, MigrationUnderLoad.SectionEnd) : null;
+            await File.WriteAllTextAsync(docs, kept is null ? document : MarkdownReport.ReplaceSection(document, MigrationUnderLoad.SectionBegin, MigrationUnderLoad.SectionEnd, kept));
             var readme = Path.Combine(root, "README.md");
             await File.WriteAllTextAsync(readme, MarkdownReport.UpdateReadme(await File.ReadAllTextAsync(readme), MarkdownReport.ReadmeSection(rows, run)));
             Console.WriteLine($"wrote {docs} and the Benchmarks section of {readme}");
@@ -172,6 +199,17 @@ internal static class Program
 
         return 0;
     }
+
+    private static string? Option(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : index >= 0 ? string.Empty : null;
+    }
+
+    /// <summary>The option's value, <paramref name="otherwise"/> when absent, <see langword="null"/> when not a whole number.</summary>
+    private static int? IntOption(string[] args, string name, int otherwise) =>
+        Option(args, name) is not { } value ? otherwise
+        : int.TryParse(value.Replace("_", string.Empty, StringComparison.Ordinal).Replace(",", string.Empty, StringComparison.Ordinal), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
 
     private static bool Matches(string glob, System.Reflection.MethodInfo method) =>
         Regex.IsMatch(RoundTripPass.Name(method), GlobPattern(glob), RegexOptions.IgnoreCase);

@@ -313,6 +313,27 @@ internal static class MarkdownReport
         return readme.TrimEnd() + "\n\n## Benchmarks\n\n" + section + "\n";
     }
 
+    /// <summary>
+    /// <paramref name="document"/> with the text from <paramref name="begin"/> to <paramref name="end"/> (markers included)
+    /// replaced by <paramref name="section"/>, or with the section appended when the markers are absent.
+    /// </summary>
+    public static string ReplaceSection(string document, string begin, string end, string section)
+    {
+        var from = document.IndexOf(begin, StringComparison.Ordinal);
+        var to = from < 0 ? -1 : document.IndexOf(end, from, StringComparison.Ordinal);
+        return to >= 0
+            ? document[..from] + section + document[(to + end.Length)..]
+            : document.TrimEnd() + "\n\n" + section + "\n";
+    }
+
+    /// <summary>The text from <paramref name="begin"/> to <paramref name="end"/> (markers included), or <see langword="null"/>.</summary>
+    public static string? Section(string document, string begin, string end)
+    {
+        var from = document.IndexOf(begin, StringComparison.Ordinal);
+        var to = from < 0 ? -1 : document.IndexOf(end, from, StringComparison.Ordinal);
+        return to >= 0 ? document[from..(to + end.Length)] : null;
+    }
+
     private static List<(string Goal, string Measured, bool? Met)> Goals(IReadOnlyList<ResultRow> rows, RunInfo run)
     {
         ResultRow? Find(string operation, string contender) => rows.FirstOrDefault(r => r.Operation == operation && r.Contender == contender);
