@@ -72,7 +72,7 @@ public sealed class DataLossTests
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("-- 202602282200: initial users and status_updates\n-- DESTROYS DATA: drops table status_updates; drops table users; whatever it holds is lost.\nBEGIN;\n", result.Stdout, StringComparison.Ordinal);
-        Assert.Contains("-- 202611220900: keyset pagination indexes\nBEGIN;\n", result.Stdout, StringComparison.Ordinal); // indexes only: no data
+        Assert.Contains("-- 202611220900: keyset pagination indexes\n-- Runs outside a transaction", result.Stdout, StringComparison.Ordinal); // indexes only: no data
     }
 
     [Fact]

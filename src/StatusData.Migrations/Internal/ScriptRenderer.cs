@@ -40,7 +40,11 @@ internal static class ScriptRenderer
 
             // CREATE/DROP INDEX CONCURRENTLY cannot run in a transaction: the lock is taken for the session instead.
             script.Append("-- Runs outside a transaction (concurrent index builds): each statement commits on its own; the version row comes last.\n");
-            script.Append("-- If an earlier attempt failed, it left an INVALID index (see \\d in psql): drop it with DROP INDEX CONCURRENTLY first.\n");
+            if (direction == MigrationDirection.Up)
+            {
+                script.Append("-- If an earlier attempt failed, it left an INVALID index (see \\d in psql): drop it with DROP INDEX CONCURRENTLY first.\n");
+            }
+
             script.Append(MigrationLock.ScriptSessionStatement).Append('\n');
             AppendStatements(script, statements);
             script.Append(MigrationLock.ScriptSessionUnlockStatement).Append('\n');
