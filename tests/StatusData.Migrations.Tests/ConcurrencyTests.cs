@@ -129,6 +129,36 @@ public sealed partial class CliConcurrencyTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// The lock holds for the whole run, also while a migration runs outside a transaction (CREATE INDEX CONCURRENTLY,
+    /// held open here by an old snapshot): a second runner waits for it and gives up at its lock timeout, changing
+    /// nothing; the first then completes alone. Directly and through PgBouncer in transaction mode, where only the
+    /// lock's open transaction keeps its server connection.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task WhileAnIndexIsBuiltOutsideATransactionASecondRunnerWaitsForTheLock(bool throughPgBouncer)
+    {
+        await using var db = await ConcurrentIndexTests.AtInitialWithAWriterAsync("cicserial");
+        var (blocker, snapshot) = await ConcurrentIndexTests.OldSnapshotAsync(db);
+        await using var blockerScope = blocker;
+        using var first = CliRunner.Start(["up", "--lock-timeout", "60"], CliRunner.WithConnection(Target(db, throughPgBouncer)));
+        await ConcurrentIndexTests.WaitForAsync(db, ConcurrentIndexTests.WaitingBuild);
+
+        var second = await CliRunner.RunAsync(["up", "--lock-timeout", "2"], CliRunner.WithConnection(Target(db, throughPgBouncer)), timeout: TimeSpan.FromSeconds(60), cancellationToken: Ct);
+
+        Assert.True(second.ExitCode == 4, second.ToString());
+        Assert.Contains("waiting for the migration lock", second.Stderr, StringComparison.Ordinal);
+        Assert.Equal([Known.Initial], (await db.VersionRowsAsync(Ct)).Select(r => r.Version));
+
+        await snapshot.CommitAsync(Ct);
+        var done = await first.WaitAsync(TimeSpan.FromSeconds(120), Ct);
+        Assert.True(done.ExitCode == 0, done.ToString());
+        Assert.Equal([Known.KeysetIndexes], StepLines(done, "applied"));
+        Assert.Equal(Known.Both, await db.VersionsAsync(Ct));
+    }
+
+    /// <summary>
     /// The lock belongs to a transaction, not to a session: after a run through PgBouncer in transaction
     /// mode, the server connections PgBouncer keeps pooled hold no advisory lock. (A session lock taken
     /// through PgBouncer would stay on whichever server connection ran it, for the next client to inherit.)

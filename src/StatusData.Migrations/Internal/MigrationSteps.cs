@@ -41,7 +41,7 @@ internal sealed class MigrationSteps(string connectionString, MigrationCatalog c
         var connection = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
         var attemptTimeout = options.LockAttemptTimeout < options.LockTimeout ? options.LockAttemptTimeout : options.LockTimeout;
         using var services = FluentMigratorServices.Build(
-            catalog.Migrations.Select(m => m.Migration).ToList(), connection.ConnectionString, catalog.ByVersion, LockTimeout.Setting(attemptTimeout), new ForwardingLoggerProvider(logger));
+            catalog.Migrations.Select(m => m.Migration).ToList(), connection.ConnectionString, catalog.ByVersion, LockTimeout.Setting(attemptTimeout), new ForwardingLoggerProvider(logger), runLogger: logger);
         foreach (var (migration, step) in plan)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -10,8 +10,23 @@ internal static class Psql
             .Concat(Directory.Exists("/usr/lib/postgresql") ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin", "psql")) : [])
             .FirstOrDefault(File.Exists) ?? "psql";
 
-    /// <summary><c>psql -v ON_ERROR_STOP=1 -f file</c> against <paramref name="connectionString"/>'s database.</summary>
-    public static Task<ProcessResult> RunFileAsync(string connectionString, string file, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="script"/> from a file with <c>psql -v ON_ERROR_STOP=1 -f</c>, as the script's header says; asserts exit 0.</summary>
+    public static async Task RunScriptAsync(string connectionString, string script, CancellationToken cancellationToken)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"statusdata-script-{Guid.NewGuid():N}.sql");
+        await File.WriteAllTextAsync(file, script, cancellationToken);
+        try
+        {
+            var result = await RunFileAsync(connectionString, file, cancellationToken);
+            Assert.True(result.ExitCode == 0, result.ToString());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static Task<ProcessResult> RunFileAsync(string connectionString, string file, CancellationToken cancellationToken)
     {
         var c = new NpgsqlConnectionStringBuilder(connectionString);
         var environment = new Dictionary<string, string?>
