@@ -64,6 +64,24 @@ public sealed class TakeOverTests
         Assert.Equal(ExpectedSchema.StatusUpdatesIndexesAtLatest, await Catalog.IndexesAsync(db.DataSource, "public.status_updates", Ct));
     }
 
+    /// <summary>202611220900 once built its indexes without CONCURRENTLY, in one transaction: same indexes, another checksum.</summary>
+    [Fact]
+    public async Task ADatabaseThatRecordedTheTransactionalIndexBuildIsTakenOverWithoutAllowDrift()
+    {
+        await using var db = await TestDb.CreateMigratedAsync("takeovertx", Ct);
+        await db.ExecuteAsync($"UPDATE version_info SET checksum = '{Known.TransactionalKeysetIndexesChecksum}' WHERE version = {Known.KeysetIndexes}", Ct);
+        var schemaBefore = await db.SnapshotAsync(Ct);
+
+        Assert.All(await db.Runner().GetStatusAsync(Ct), s => Assert.Equal(MigrationState.Applied, s.State));
+        var result = await db.Runner().UpAsync(cancellationToken: Ct);
+
+        Assert.Empty(result.Steps);
+        Assert.Equal(
+            [(Known.Initial, Known.InitialChecksum), (Known.KeysetIndexes, Known.KeysetIndexesChecksum)],
+            (await db.VersionRowsAsync(Ct)).Select(r => (r.Version, r.Checksum)));
+        Assert.Equal(schemaBefore, await db.SnapshotAsync(Ct));
+    }
+
     [Fact]
     public async Task ALegacyRowWhoseChecksumIsNeitherOldNorNewIsStillDrift()
     {

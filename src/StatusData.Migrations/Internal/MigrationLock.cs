@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Npgsql;
 
@@ -79,45 +80,62 @@ internal sealed class MigrationLock : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Polls with <c>pg_try_advisory_xact_lock</c>, each try in a transaction of its own, instead of waiting in
+    /// <c>pg_advisory_xact_lock</c>: a statement waiting for a lock holds a snapshot, and a concurrent index build
+    /// waits for every transaction with an older snapshot to end. A runner waiting for the lock would then stall the
+    /// holder's CREATE INDEX CONCURRENTLY, which waits for the waiter, which waits for the holder: no cycle PostgreSQL
+    /// can see, so both would sit until the waiter's lock timeout. Between tries a waiter holds no transaction at all.
+    /// </summary>
     private async Task WaitAsync(CancellationToken cancellationToken)
     {
         _connection = await ServerConnection.OpenAsync(_dataSource, cancellationToken).ConfigureAwait(false);
+        var waited = Stopwatch.StartNew();
+        var pause = TimeSpan.FromMilliseconds(25);
+        while (true)
+        {
+            // READ COMMITTED explicitly: a database defaulting to REPEATABLE READ or SERIALIZABLE would otherwise give
+            // the baseline, which reads in this transaction, a snapshot from before the previous holder committed.
+            _transaction = await _connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
 
-        // READ COMMITTED explicitly: a database defaulting to REPEATABLE READ or SERIALIZABLE would otherwise
-        // give the baseline, which reads in this transaction, a snapshot from before the previous holder committed,
-        // and would keep a snapshot open that a concurrent index build waits for.
-        _transaction = await _connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
-        // The second statement is what lets a concurrent index build (CREATE INDEX CONCURRENTLY waits for every
-        // transaction holding an older snapshot) run while the lock is held: the lock's SELECT leaves its portal open,
-        // and with it its snapshot and this backend's xmin, until the next statement replaces the portal. SET takes no
-        // snapshot. It also keeps a server's idle_in_transaction_session_timeout from ending the lock mid-run: this
-        // transaction is idle for as long as the run lasts.
-        using var command = new NpgsqlBatch(_connection, _transaction)
-        {
-            BatchCommands =
+            // The SET after the try replaces the try's portal, which would otherwise keep its snapshot (and this
+            // backend's xmin) for the whole run, and a concurrent build would wait for it. SET takes no snapshot. It
+            // also keeps a server's idle_in_transaction_session_timeout from ending the lock mid-run: this
+            // transaction is idle for as long as the run lasts.
+            using var command = new NpgsqlBatch(_connection, _transaction)
             {
-                new NpgsqlBatchCommand("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)")
+                BatchCommands =
                 {
-                    Parameters =
+                    new NpgsqlBatchCommand("SELECT pg_try_advisory_xact_lock($1), set_config('lock_timeout', $2, true)")
                     {
-                        new NpgsqlParameter<string> { TypedValue = LockTimeout.Setting(_timeout) },
-                        new NpgsqlParameter<long> { TypedValue = Key },
+                        Parameters =
+                        {
+                            new NpgsqlParameter<long> { TypedValue = Key },
+                            new NpgsqlParameter<string> { TypedValue = LockTimeout.Setting(_timeout) },
+                        },
                     },
+                    new NpgsqlBatchCommand("SET LOCAL idle_in_transaction_session_timeout = 0"),
                 },
-                new NpgsqlBatchCommand("SET LOCAL idle_in_transaction_session_timeout = 0"),
-            },
-        };
-        try
-        {
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
-        {
-            var holder = await DescribeHolderAsync(cancellationToken).ConfigureAwait(false);
-            throw new MigrationException(
-                MigrationFailure.LockTimeout,
-                $"Timed out after {_timeout.TotalSeconds:0.#}s waiting for the migration lock, held by {holder}. Another runner is probably migrating this database: wait for it to finish and run again, or raise the lock timeout. Nothing was changed.",
-                e);
+            };
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true)
+            {
+                return;
+            }
+
+            await _transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            await _transaction.DisposeAsync().ConfigureAwait(false);
+            _transaction = null;
+            var left = _timeout - waited.Elapsed;
+            if (left <= TimeSpan.Zero)
+            {
+                var holder = await DescribeHolderAsync(cancellationToken).ConfigureAwait(false);
+                throw new MigrationException(
+                    MigrationFailure.LockTimeout,
+                    $"Timed out after {_timeout.TotalSeconds:0.#}s waiting for the migration lock, held by {holder}. Another runner is probably migrating this database: wait for it to finish and run again, or raise the lock timeout. Nothing was changed.");
+            }
+
+            await Task.Delay(pause < left ? pause : left, cancellationToken).ConfigureAwait(false);
+            pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 500));
         }
     }
 

@@ -8,7 +8,7 @@ namespace StatusData.Migrations.Internal;
 /// drift (an applied migration whose SQL changed), tables that no runner manages, and Down steps that would
 /// destroy data. Each throws <see cref="MigrationException"/> with <see cref="MigrationFailure.Refused"/>
 /// saying what is wrong and what to do; nothing has changed when it does. (The rules a migration is checked
-/// against before it ships are <c>MigrationRules</c>.)
+/// against before it ships are <see cref="MigrationRules"/>.)
 /// </summary>
 internal static class SafetyChecks
 {
