@@ -214,7 +214,7 @@ public sealed class StatusDataMigrator
     {
         RequireKnown(fromVersion, allowZero: true);
         var applied = _catalog.Migrations.Where(m => m.Version <= fromVersion).Select(m => m.Version).ToHashSet();
-        return ScriptRenderer.Render(_catalog, direction, Pending(direction, applied, toVersion), toVersion ?? _catalog.LatestVersion, AttemptTimeoutSetting);
+        return ScriptRenderer.Render(_catalog, direction, Pending(direction, applied, toVersion), toVersion ?? _catalog.LatestVersion, ScriptLockTimeoutSetting);
     }
 
     /// <summary>The SQL that <see cref="UpAsync"/> or <see cref="DownAsync"/> would run now, read from the database's applied versions. Changes nothing.</summary>
@@ -227,11 +227,11 @@ public sealed class StatusDataMigrator
         RequireTarget(direction, toVersion); // before connecting
         var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
         SafetyChecks.RefuseUnknownVersions(_catalog, state);
-        return ScriptRenderer.Render(_catalog, direction, Pending(direction, state.Applied.Keys.ToHashSet(), toVersion), toVersion ?? _catalog.LatestVersion, AttemptTimeoutSetting);
+        return ScriptRenderer.Render(_catalog, direction, Pending(direction, state.Applied.Keys.ToHashSet(), toVersion), toVersion ?? _catalog.LatestVersion, ScriptLockTimeoutSetting);
     }
 
-    private string AttemptTimeoutSetting =>
-        Internal.LockTimeout.Setting(_options.LockAttemptTimeout < _options.LockTimeout ? _options.LockAttemptTimeout : _options.LockTimeout);
+    // A script has no retries (psql runs it once): its transactions wait for their locks up to the whole lock timeout.
+    private string ScriptLockTimeoutSetting => Internal.LockTimeout.Setting(_options.LockTimeout);
 
     /// <summary>The migrations a run in <paramref name="direction"/> to <paramref name="toVersion"/> would apply or revert, in order.</summary>
     private List<KnownMigration> Pending(MigrationDirection direction, HashSet<long> applied, long? toVersion)
