@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using FluentMigrator;
 
@@ -48,6 +49,16 @@ internal static class Program
         var script = new Command("script", "Print the SQL of a planned up or down without running it.") { direction, scriptFrom, scriptTo };
         script.SetAction((result, ct) => ScriptAsync(result, result.GetValue(direction) == "up" ? MigrationDirection.Up : MigrationDirection.Down, result.GetValue(scriptFrom), result.GetValue(scriptTo), ct));
 
+        var planTo = new Option<long?>("--to") { Description = "Last version to apply (default: the latest).", CustomParser = r => Arguments.Version(r, "--to") };
+        var planJson = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var plan = new Command("plan", "Show what up would do: each pending migration's statements, its transaction, and the locks each statement takes.") { planTo, planJson };
+        plan.SetAction((result, ct) => WithRunnerAsync(result, async runner =>
+        {
+            var planned = await runner.PlanAsync(result.GetValue(planTo), ct);
+            await Console.Out.WriteLineAsync(result.GetValue(planJson) ? PlanFormat.Json(planned) : PlanFormat.Text(planned, Options(result)));
+            return ExitCodes.Success;
+        }, ct));
+
         var baselineVersion = new Argument<long?>("version")
         {
             Description = "Version to record as applied, e.g. 202602282200 for Alembic revision a1b2c3d4e5f6. Default: the migration that mirrors the revision in alembic_version.",
@@ -67,6 +78,7 @@ internal static class Program
         root.Subcommands.Add(rollback);
         root.Subcommands.Add(status);
         root.Subcommands.Add(script);
+        root.Subcommands.Add(plan);
         root.Subcommands.Add(baseline);
         root.Subcommands.Add(GrantCommand.Create());
 
@@ -190,5 +202,66 @@ internal static class Program
             MigrationState.RevertedByAlembic => "reverted-by-alembic",
             _ => "unknown-to-code",
         };
+    }
+
+    private static class PlanFormat
+    {
+        // SQL quotes its identifiers: printed as they are rather than as \u0022 (stdout is no HTML page).
+        private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+        public static string Text(MigrationPlan plan, StatusDataMigratorOptions options)
+        {
+            if (plan.Migrations.Count == 0)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"nothing to apply; database is at {plan.CurrentVersion}");
+            }
+
+            var attempt = options.LockAttemptTimeout < options.LockTimeout ? options.LockAttemptTimeout : options.LockTimeout;
+            var lines = new List<string>
+            {
+                string.Create(CultureInfo.InvariantCulture,
+                    $"database is at {plan.CurrentVersion}; up to {plan.TargetVersion} would apply {plan.Migrations.Count} migration{(plan.Migrations.Count == 1 ? string.Empty : "s")}:"),
+            };
+            foreach (var migration in plan.Migrations)
+            {
+                lines.Add(string.Empty);
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"{migration.Version}  {migration.Description}"));
+                lines.Add(migration.InTransaction
+                    ? string.Create(CultureInfo.InvariantCulture,
+                        $"  in one transaction with its version row: each attempt waits at most {attempt.TotalSeconds:0.###}s for its locks, then rolls back and retries, for up to {options.LockTimeout.TotalSeconds:0.###}s; every lock is held until it commits")
+                    : "  outside a transaction: each statement commits on its own, with no lock timeout (a build waits for the transactions already using its table); the version row is written last");
+                foreach (var violation in migration.RuleViolations)
+                {
+                    lines.Add("  rule broken: " + violation);
+                }
+
+                for (var i = 0; i < migration.Statements.Count; i++)
+                {
+                    var statement = migration.Statements[i];
+                    var number = string.Create(CultureInfo.InvariantCulture, $"  {i + 1}. ");
+                    lines.Add(number + statement.Sql.Replace("\n", "\n" + new string(' ', number.Length), StringComparison.Ordinal));
+                    lines.AddRange(statement.Locks.Select(l => $"{new string(' ', number.Length)}{l.Mode}{(l.Table is null ? string.Empty : " on " + l.Table)}: {l.Effect}"));
+                }
+            }
+
+            return string.Join(Environment.NewLine, lines);
+        }
+
+        public static string Json(MigrationPlan plan) =>
+            JsonSerializer.Serialize(
+                new
+                {
+                    currentVersion = plan.CurrentVersion,
+                    targetVersion = plan.TargetVersion,
+                    migrations = plan.Migrations.Select(m => new
+                    {
+                        version = m.Version,
+                        description = m.Description,
+                        inTransaction = m.InTransaction,
+                        statements = m.Statements.Select(s => new { sql = s.Sql, locks = s.Locks.Select(l => new { mode = l.Mode, table = l.Table, effect = l.Effect }) }),
+                        ruleViolations = m.RuleViolations,
+                    }),
+                },
+                Indented);
     }
 }

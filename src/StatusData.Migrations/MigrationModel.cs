@@ -51,6 +51,36 @@ public sealed record MigrationStep(long Version, string Description, MigrationDi
 /// <param name="CurrentVersion">The highest applied version after the run; 0 when none is applied.</param>
 public sealed record MigrationResult(IReadOnlyList<MigrationStep> Steps, long CurrentVersion);
 
+/// <summary>What <see cref="StatusDataMigrator.PlanAsync"/> says an <c>up</c> would do, before it runs.</summary>
+/// <param name="Migrations">The pending migrations it would apply, in order; empty when there is nothing to do.</param>
+/// <param name="CurrentVersion">The highest version applied now; 0 when none is.</param>
+/// <param name="TargetVersion">The version the run would end at.</param>
+public sealed record MigrationPlan(IReadOnlyList<PlannedMigration> Migrations, long CurrentVersion, long TargetVersion);
+
+/// <summary>One migration of a <see cref="MigrationPlan"/>.</summary>
+/// <param name="Version">The version, <c>yyyyMMddHHmm</c>.</param>
+/// <param name="Description">The description.</param>
+/// <param name="InTransaction">
+/// Whether its statements and its version row run in one transaction (each attempt waits at most
+/// <see cref="StatusDataMigratorOptions.LockAttemptTimeout"/> for its locks, then rolls back and is retried, up to
+/// <see cref="StatusDataMigratorOptions.LockTimeout"/>); false for concurrent index builds, whose statements commit one by
+/// one and whose version row is written last.
+/// </param>
+/// <param name="Statements">Its Up statements in order, each with the table locks it takes; the version row last.</param>
+/// <param name="RuleViolations">The migration rules its Up step breaks and does not waive, as sentences; empty if none.</param>
+public sealed record PlannedMigration(long Version, string Description, bool InTransaction, IReadOnlyList<PlannedStatement> Statements, IReadOnlyList<string> RuleViolations);
+
+/// <summary>One statement of a <see cref="PlannedMigration"/>.</summary>
+/// <param name="Sql">The SQL, as FluentMigrator generates it (several statements, one per line, for the version row's bookkeeping).</param>
+/// <param name="Locks">The strongest lock it takes on each table it locks; empty for a step that runs no SQL.</param>
+public sealed record PlannedStatement(string Sql, IReadOnlyList<PlannedLock> Locks);
+
+/// <summary>A table lock a <see cref="PlannedStatement"/> takes, and what it means for the applications.</summary>
+/// <param name="Mode">PostgreSQL's lock mode, e.g. <c>ACCESS EXCLUSIVE</c>, <c>SHARE UPDATE EXCLUSIVE</c>; <c>unknown</c> for SQL the plan cannot inspect.</param>
+/// <param name="Table">The table, schema-qualified when the migration names a schema; <see langword="null"/> when there is none or it is unknown.</param>
+/// <param name="Effect">What the lock does to reads and writes, in an operator's words, e.g. "blocks writes to status_updates until done; reads go on".</param>
+public sealed record PlannedLock(string Mode, string? Table, string Effect);
+
 /// <summary>Why a migration command failed. Each value is the exit code <c>statusdata-migrate</c> ends with for it.</summary>
 public enum MigrationFailure
 {

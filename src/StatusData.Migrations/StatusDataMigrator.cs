@@ -230,6 +230,24 @@ public sealed class StatusDataMigrator
         return ScriptRenderer.Render(_catalog, direction, Pending(direction, state.Applied.Keys.ToHashSet(), toVersion), toVersion ?? _catalog.LatestVersion, ScriptLockTimeoutSetting);
     }
 
+    /// <summary>
+    /// What <see cref="UpAsync"/> would do now, read from the database's applied versions, before it runs: for each pending
+    /// migration its statements, whether it runs in a transaction, the strongest lock each statement takes on which table,
+    /// and the migration rules it breaks. Changes nothing.
+    /// </summary>
+    /// <param name="toVersion">The last version to apply; <see langword="null"/> for the latest.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The plan; no migrations when there is nothing to apply.</returns>
+    /// <exception cref="MigrationException">An unknown target (before connecting), versions in the database unknown to the code, or the database could not be reached (<see cref="MigrationFailure.ConnectionFailed"/>).</exception>
+    public async Task<MigrationPlan> PlanAsync(long? toVersion = null, CancellationToken cancellationToken = default)
+    {
+        RequireTarget(MigrationDirection.Up, toVersion); // before connecting
+        var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        SafetyChecks.RefuseUnknownVersions(_catalog, state);
+        var pending = Pending(MigrationDirection.Up, state.Applied.Keys.ToHashSet(), toVersion);
+        return MigrationPlanner.Plan(_catalog, pending, state.CurrentVersion, toVersion ?? _catalog.LatestVersion);
+    }
+
     // A script has no retries (psql runs it once): its transactions wait for their locks up to the whole lock timeout.
     private string ScriptLockTimeoutSetting => Internal.LockTimeout.Setting(_options.LockTimeout);
 

@@ -49,7 +49,7 @@ public sealed partial class ApiDocsTests
     [GeneratedRegex(@"^(StatusDataMigrator|ApplicationRole|StatusDataMigrationsServiceCollectionExtensions)\.(.+)$")]
     private static partial Regex Member();
 
-    [GeneratedRegex(@"^(MigrationStatus|AlembicStatus|MigrationResult|MigrationStep)\.\1(\(.*\))$")]
+    [GeneratedRegex(@"^(MigrationStatus|AlembicStatus|MigrationResult|MigrationStep|MigrationPlan|PlannedMigration|PlannedStatement|PlannedLock)\.\1(\(.*\))$")]
     private static partial Regex RecordConstructor();
 
     [GeneratedRegex(@"^\| `([^`]+)` \|", RegexOptions.Multiline)]

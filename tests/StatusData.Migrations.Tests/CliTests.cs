@@ -19,6 +19,7 @@ public sealed partial class CliTests
         ["rollback"],
         ["status"],
         ["script", "up"],
+        ["plan"],
         ["baseline", "202602282200"],
         ["grant-app-role", "statusdata_app"],
     ];

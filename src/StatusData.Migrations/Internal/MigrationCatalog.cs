@@ -5,6 +5,7 @@ using System.Text;
 using FluentMigrator;
 using FluentMigrator.Infrastructure;
 using FluentMigrator.Runner;
+using FluentMigrator.Runner.Initialization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -151,6 +152,19 @@ internal sealed class MigrationCatalog
             .ToList();
     }
 
+    /// <summary>
+    /// For <c>plan</c>: each Up expression of each migration, after FluentMigrator's conventions (default schema and names),
+    /// with the SQL it renders to and what it locks, then the SQL of its version row (with alembic_version's, if it mirrors a
+    /// revision). An expression that renders no SQL (<c>Alter.Table</c> alone) is left out.
+    /// </summary>
+    public IReadOnlyList<(KnownMigration Migration, IReadOnlyList<(string Sql, IReadOnlyList<LockImpact> Locks)> Steps, IReadOnlyList<string> VersionRow)> Plan(IEnumerable<KnownMigration> migrations)
+    {
+        using var renderer = new Renderer(_instances, _byVersion, defaultSchema: null);
+        return migrations
+            .Select(m => (m, (IReadOnlyList<(string, IReadOnlyList<LockImpact>)>)renderer.Steps(m.Migration), (IReadOnlyList<string>)renderer.Capture(runner => runner.VersionLoader.UpdateVersionInfo(m.Version))))
+            .ToList();
+    }
+
     private static string Checksum(IReadOnlyList<string> statements)
     {
         var text = string.Join(";\n", statements);
@@ -188,6 +202,19 @@ internal sealed class MigrationCatalog
             _capture.Statements.Clear();
             action(_runner);
             return _capture.Statements.Select(s => s.Trim().TrimEnd(';').ReplaceLineEndings("\n")).Where(s => s.Length > 0).ToList();
+        }
+
+        /// <summary>The Up expressions one by one, as FluentMigrator's MigrationRunner.ExecuteMigration runs them, each with its SQL.</summary>
+        public List<(string Sql, IReadOnlyList<LockImpact> Locks)> Steps(IMigration migration)
+        {
+            var services = _scope.ServiceProvider;
+            var context = new MigrationContext(_runner.Processor, services, services.GetRequiredService<IConnectionStringAccessor>().ConnectionString);
+            migration.GetUpExpressions(context);
+            services.GetRequiredService<MigrationValidator>().ApplyConventionsToAndValidateExpressions(migration, context.Expressions);
+            return context.Expressions
+                .Select(expression => (Sql: string.Join(";\n", Capture(runner => expression.ExecuteWith(runner.Processor))), Locks: LockImpact.Of(expression)))
+                .Where(step => step.Sql.Length > 0)
+                .ToList();
         }
 
         public void Dispose()
