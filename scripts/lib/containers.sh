@@ -28,6 +28,7 @@ ensure_engine() {
   if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
     apt_install docker.io || return 1
   fi
+  reap_stale_engines
   ip link show docker0 >/dev/null 2>&1 && STATUSDATA_DOCKER0_EXISTED=1
   STATUSDATA_ENGINE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/statusdata-docker-XXXXXX")"
   # --iptables=false --ip-masq=false --ip-forward=false: no NAT, no forwarding, no iptables rules, so a
@@ -48,6 +49,35 @@ ensure_engine() {
     waited=$((waited + 1))
   done
   STATUSDATA_ENGINE_DESCRIPTION="docker $(engine_version) (Debian's docker.io, started by this script, data in $STATUSDATA_ENGINE_DIR)"
+}
+
+# An engine of an earlier run that was killed before its clean-up (SIGKILL, a machine stopped mid-run) leaves its
+# containers' network namespaces mounted under its exec root, their veths on docker0 with 172.17.0.x addresses.
+# A new engine hands the same addresses out again, and docker-proxy then reaches the dead namespace: every
+# connection to the new container is reset. So before starting, the folders of engines whose dockerd is gone
+# are taken down: their processes (containerd, shims, docker-proxy, and what ran inside their namespaces)
+# killed, their mounts removed, the folder deleted; and a docker0 that no running dockerd owns is deleted.
+reap_stale_engines() {
+  local dir pid ns inode proc
+  for dir in "${TMPDIR:-/tmp}"/statusdata-docker-*; do
+    [ -d "$dir" ] || continue
+    pid="$(cat "$dir/dockerd.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ] && [ -d "/proc/$pid" ] && grep -qF "$dir" "/proc/$pid/cmdline" 2>/dev/null; then continue; fi
+    echo "Removing the container engine state of an earlier run that did not clean up: $dir" >&2
+    for ns in $({ grep -F "$dir" /proc/mounts || true; } | awk '$3 == "nsfs" {print $2}'); do
+      inode="$(stat -L -c %i "$ns" 2>/dev/null || true)"
+      [ -n "$inode" ] || continue
+      for proc in /proc/[0-9]*; do
+        if [ "$(readlink "$proc/ns/net" 2>/dev/null)" = "net:[$inode]" ]; then kill -9 "${proc#/proc/}" 2>/dev/null || true; fi
+      done
+    done
+    pkill -9 -f -- "$dir" 2>/dev/null || true
+    { grep -F "$dir" /proc/mounts || true; } | awk '{print $2}' | sort -r | xargs -r umount -l 2>/dev/null || true
+    rm -rf "$dir"
+  done
+  if ip link show docker0 >/dev/null 2>&1 && ! pgrep -x dockerd >/dev/null; then
+    ip link delete docker0 2>/dev/null || true
+  fi
 }
 
 stop_engine() {
