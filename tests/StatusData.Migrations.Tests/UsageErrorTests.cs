@@ -10,10 +10,10 @@ public sealed class UsageErrorTests
 
     public static TheoryData<string[], string> BadInputs => new()
     {
-        { [], "error: no command given. The commands are: up, down, rollback, status, script, baseline, grant-app-role." },
+        { [], "error: no command given. The commands are: up, down, rollback, status, script, plan, baseline, grant-app-role." },
         { ["upp"], "error: unknown command 'upp'. Did you mean 'up'?" },
         { ["statsu"], "error: unknown command 'statsu'. Did you mean 'status'?" },
-        { ["frobnicate"], "error: unknown command 'frobnicate'. The commands are: up, down, rollback, status, script, baseline, grant-app-role." },
+        { ["frobnicate"], "error: unknown command 'frobnicate'. The commands are: up, down, rollback, status, script, plan, baseline, grant-app-role." },
         { ["up", "--to", "abc"], "error: --to " + NotAVersion },
         { ["up", "--to", "999"], "error: Unknown version 999. Known versions: 202602282200, 202611220900." },
         { ["up", "--lock-timeout", "abc"], "error: --lock-timeout must be a whole number of seconds from 1 to 2147483, not 'abc'." },

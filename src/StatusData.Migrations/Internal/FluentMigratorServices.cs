@@ -34,6 +34,7 @@ internal static class FluentMigratorServices
         string? connectionString,
         IReadOnlyDictionary<long, KnownMigration> known,
         string lockTimeoutSetting,
+        TimeSpan lockWaitLimit,
         ILoggerProvider logger,
         string? defaultSchema = null,
         bool concurrentIndexes = true,
@@ -62,7 +63,7 @@ internal static class FluentMigratorServices
         if (connectionString is not null)
         {
             // Only with a connection: without one, FluentMigrator would take the processor id for a connection string.
-            services.AddSingleton(new RunSettings(lockTimeoutSetting, runLogger ?? NullLogger.Instance));
+            services.AddSingleton(new RunSettings(connectionString, lockTimeoutSetting, lockWaitLimit, runLogger ?? NullLogger.Instance));
             services.AddScoped<StatusDataProcessor>();
             services.AddScoped<IMigrationProcessor>(sp => sp.GetRequiredService<StatusDataProcessor>());
             services.Configure<SelectingProcessorAccessorOptions>(o => o.ProcessorId = StatusDataProcessor.Id);
@@ -184,7 +185,11 @@ internal static class FluentMigratorServices
         }
     }
 
-    private sealed record RunSettings(string LockTimeout, ILogger Logger);
+    /// <param name="ConnectionString">The run's connection string (for <see cref="Internal.LockWaitLimit"/>'s own connection).</param>
+    /// <param name="LockTimeout">The per-attempt <c>lock_timeout</c> of every transaction, as PostgreSQL reads it.</param>
+    /// <param name="LockWaitLimit">How long a concurrent index build or drop may wait for locks in total (<see cref="Internal.LockWaitLimit"/>).</param>
+    /// <param name="Logger">The run's logger.</param>
+    private sealed record RunSettings(string ConnectionString, string LockTimeout, TimeSpan LockWaitLimit, ILogger Logger);
 
     /// <summary>
     /// FluentMigrator's PostgreSQL 15 generator, with concurrent index drops (<see cref="ConcurrentIndexExtensions"/>)
@@ -263,10 +268,42 @@ internal static class FluentMigratorServices
                 }
             }
 
-            base.Process(expression);
-            if (concurrent && !ConcurrentIndexes.IsValid(Connection, expression.Index))
+            if (!concurrent)
+            {
+                base.Process(expression);
+                return;
+            }
+
+            WithLockWaitLimit(Generator.Generate(expression), () => base.Process(expression));
+            if (!ConcurrentIndexes.IsValid(Connection, expression.Index))
             {
                 throw new InvalidOperationException($"Index {expression.Index.Name} is not valid after CREATE INDEX CONCURRENTLY returned; the migration is not recorded.");
+            }
+        }
+
+        public override void Process(DeleteIndexExpression expression)
+        {
+            if (ConcurrentIndexes.IsConcurrent(expression.Index))
+            {
+                WithLockWaitLimit(Generator.Generate(expression), () => base.Process(expression));
+            }
+            else
+            {
+                base.Process(expression);
+            }
+        }
+
+        /// <summary>Runs a concurrent index statement with its lock waits bounded by <see cref="RunSettings.LockWaitLimit"/>.</summary>
+        private void WithLockWaitLimit(string sql, Action run)
+        {
+            using var limit = Internal.LockWaitLimit.Start(settings.ConnectionString, sql, settings.LockWaitLimit);
+            try
+            {
+                run();
+            }
+            catch (Exception e) when (limit.Fired)
+            {
+                throw new LockWaitLimitException(sql, settings.LockWaitLimit, e);
             }
         }
     }

@@ -190,7 +190,7 @@ internal sealed class MigrationCatalog
 
         public Renderer(IReadOnlyList<IMigration> migrations, IReadOnlyDictionary<long, KnownMigration> known, string? defaultSchema, bool concurrentIndexes = true)
         {
-            _services = FluentMigratorServices.Build(migrations, connectionString: null, known, "0", _capture, defaultSchema, concurrentIndexes);
+            _services = FluentMigratorServices.Build(migrations, connectionString: null, known, "0", TimeSpan.Zero, _capture, defaultSchema, concurrentIndexes);
             _scope = _services.CreateScope();
             _runner = (MigrationRunner)_scope.ServiceProvider.GetRequiredService<IMigrationRunner>();
         }

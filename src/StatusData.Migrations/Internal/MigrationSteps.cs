@@ -37,11 +37,19 @@ internal sealed class MigrationSteps(string connectionString, MigrationCatalog c
             return steps;
         }
 
-        // FluentMigrator opens one connection per scope, which the scope closes: no pool to keep.
+        // FluentMigrator opens one connection per scope, which the scope closes: no pool to keep. Its processor leaves each
+        // command Npgsql's default 30 s Command Timeout, which would cancel an index build on a large table half-way: a
+        // statement runs as long as it needs unless the connection string sets a Command Timeout (lock waits are bounded
+        // by lock_timeout and LockWaitLimit, not by this).
         var connection = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
+        if (!HasCommandTimeout(connectionString))
+        {
+            connection.CommandTimeout = 0;
+        }
+
         var attemptTimeout = options.LockAttemptTimeout < options.LockTimeout ? options.LockAttemptTimeout : options.LockTimeout;
         using var services = FluentMigratorServices.Build(
-            catalog.Migrations.Select(m => m.Migration).ToList(), connection.ConnectionString, catalog.ByVersion, LockTimeout.Setting(attemptTimeout), new ForwardingLoggerProvider(logger), runLogger: logger);
+            catalog.Migrations.Select(m => m.Migration).ToList(), connection.ConnectionString, catalog.ByVersion, LockTimeout.Setting(attemptTimeout), options.LockTimeout, new ForwardingLoggerProvider(logger), runLogger: logger);
         foreach (var (migration, step) in plan)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -85,6 +93,10 @@ internal sealed class MigrationSteps(string connectionString, MigrationCatalog c
         }
     }
 
+    private static bool HasCommandTimeout(string connectionString) =>
+        new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys.Cast<string>()
+            .Any(key => key.Replace(" ", string.Empty, StringComparison.Ordinal).Equals("CommandTimeout", StringComparison.OrdinalIgnoreCase));
+
     /// <summary>200 ms, doubling up to 5 s, each drawn at random from its upper half so that runners and apps do not retry in step.</summary>
     private static TimeSpan Pause(int attempt)
     {
@@ -114,6 +126,15 @@ internal sealed class MigrationSteps(string connectionString, MigrationCatalog c
             ? $"Its transaction was rolled back: the schema and {VersionInfoTable.Name} are as they were before it."
             : $"It runs outside a transaction, so statements before the failing one stay done and {VersionInfoTable.Name} does not record it; "
               + "an index build that failed left an INVALID index, which the next run drops and builds again. Run again once the cause is fixed.";
+        if (e is LockWaitLimitException waited)
+        {
+            return new MigrationException(
+                MigrationFailure.LockTimeout,
+                $"Migration {migration.Version} ({migration.Description}) could not take the locks it needs going {direction.ToString().ToLowerInvariant()}: a concurrent index statement waited {waited.Limit.TotalSeconds:0.###}s in total (the lock timeout) and was cancelled. "
+                + $"A transaction that uses its table, or one that began before the build, is still open (see pg_stat_activity); run again when it has finished, or raise the lock timeout. {undone} Statement:{Environment.NewLine}{waited.Sql}",
+                e);
+        }
+
         if (attempts > 0)
         {
             return new MigrationException(
