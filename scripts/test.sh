@@ -17,6 +17,7 @@ source scripts/lib/containers.sh
 # The local binaries serve the tests that run servers of their own (read replica, restart) and the fallback.
 ensure_postgres STATUSDATA_TEST_CONNECTION || { echo "tests: 0 passed, 0 failed"; exit 1; }
 ensure_pgbouncer
+ensure_pg_auto_failover
 ensure_python_alembic
 
 # This run's containers carry this label; the clean-up removes those and nothing else.

@@ -34,6 +34,21 @@ ensure_pgbouncer() {
   echo "warning: pgbouncer is not installed; the PgBouncer tests will fail. Install it with: sudo apt-get install -y pgbouncer" >&2
 }
 
+# The high-availability tests (tests/StatusData.Tests/ScaleOut/AutoFailoverClusterTests) run a
+# pg_auto_failover monitor and two nodes: Debian's pg_autoctl (pg-auto-failover-cli) and the monitor's
+# extension for PostgreSQL 15 (postgresql-15-auto-failover; Debian 12 packages it for 15 only). Install them
+# as root, otherwise say how. Never fatal here: without them those tests fail with the same instruction.
+pg_auto_failover_ready() {
+  command -v pg_autoctl >/dev/null && [ -f /usr/share/postgresql/15/extension/pgautofailover.control ]
+}
+
+ensure_pg_auto_failover() {
+  pg_auto_failover_ready && return 0
+  apt_install postgresql-15-auto-failover pg-auto-failover-cli || true
+  pg_auto_failover_ready && return 0
+  echo "warning: pg_auto_failover is not installed; the high-availability tests will fail. Install it with: sudo apt-get install -y postgresql-15-auto-failover pg-auto-failover-cli" >&2
+}
+
 # The Alembic interop tests (tests/StatusData.Migrations.Tests/Alembic) run the real Alembic and
 # SQLAlchemy from tests/PythonApp with Debian's Python: install its packages as root, otherwise say how.
 # Never fatal here: without them those tests fail with the same instruction.

@@ -252,6 +252,9 @@ public sealed class ThrowawayPostgresServer : IPostgresServer
                 KillIfNamed(bouncer, "pgbouncer");
             }
 
+            // A pg_auto_failover cluster's folder (AutoFailoverCluster): its pg_autoctl supervisors restart
+            // whatever else is killed, and its postmasters live in node folders, not data/.
+            AutoFailoverCluster.KillProcesses(folder);
             TryDelete(folder);
             removed++;
         }
