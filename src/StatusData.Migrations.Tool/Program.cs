@@ -229,7 +229,8 @@ internal static class Program
                 lines.Add(migration.InTransaction
                     ? string.Create(CultureInfo.InvariantCulture,
                         $"  in one transaction with its version row: each attempt waits at most {attempt.TotalSeconds:0.###}s for its locks, then rolls back and retries, for up to {options.LockTimeout.TotalSeconds:0.###}s; every lock is held until it commits")
-                    : "  outside a transaction: each statement commits on its own, with no lock timeout (a build waits for the transactions already using its table); the version row is written last");
+                    : string.Create(CultureInfo.InvariantCulture,
+                        $"  outside a transaction: each statement commits on its own and waits for locks at most {options.LockTimeout.TotalSeconds:0.###}s in all (a build waits for the transactions already using its table, blocking none of them); the version row is written last"));
                 foreach (var violation in migration.RuleViolations)
                 {
                     lines.Add("  rule broken: " + violation);

@@ -37,15 +37,8 @@ internal sealed class MigrationSteps(string connectionString, MigrationCatalog c
             return steps;
         }
 
-        // FluentMigrator opens one connection per scope, which the scope closes: no pool to keep. Its processor leaves each
-        // command Npgsql's default 30 s Command Timeout, which would cancel an index build on a large table half-way: a
-        // statement runs as long as it needs unless the connection string sets a Command Timeout (lock waits are bounded
-        // by lock_timeout and LockWaitLimit, not by this).
+        // FluentMigrator opens one connection per scope, which the scope closes: no pool to keep.
         var connection = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
-        if (!HasCommandTimeout(connectionString))
-        {
-            connection.CommandTimeout = 0;
-        }
 
         var attemptTimeout = options.LockAttemptTimeout < options.LockTimeout ? options.LockAttemptTimeout : options.LockTimeout;
         using var services = FluentMigratorServices.Build(
@@ -92,10 +85,6 @@ internal sealed class MigrationSteps(string connectionString, MigrationCatalog c
             }
         }
     }
-
-    private static bool HasCommandTimeout(string connectionString) =>
-        new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys.Cast<string>()
-            .Any(key => key.Replace(" ", string.Empty, StringComparison.Ordinal).Equals("CommandTimeout", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>200 ms, doubling up to 5 s, each drawn at random from its upper half so that runners and apps do not retry in step.</summary>
     private static TimeSpan Pause(int attempt)
