@@ -167,8 +167,11 @@ internal static class CommandRunner
             throw new MigrationException(MigrationFailure.InvalidRequest, "invalid connection string: " + e.Message, e);
         }
 
+        // Several hosts (Host=a:5432,b:5433) carry their ports; Port is the default for those without one.
+        var hosts = string.Join(',', (connection.Host ?? string.Empty).Split(',').Select(h => h.Contains(':', StringComparison.Ordinal) ? h : string.Create(CultureInfo.InvariantCulture, $"{h}:{connection.Port}")));
+        var session = connection.TargetSessionAttributes is { Length: > 0 } attributes ? $" ({attributes})" : string.Empty;
         var description = string.Create(
-            CultureInfo.InvariantCulture, $"{connection.Host}:{connection.Port}/{connection.Database ?? connection.Username} as {connection.Username ?? Environment.UserName}");
+            CultureInfo.InvariantCulture, $"{hosts}/{connection.Database ?? connection.Username}{session} as {connection.Username ?? Environment.UserName}");
         return new Target(connection.ConnectionString, connection.Password, connection.Username, description);
     }
 }

@@ -193,8 +193,9 @@ internal sealed class Session
                     await connection.DisposeAsync().ConfigureAwait(false);
                 }
 
-                // No connection in time (pool exhausted, server down), or BEGIN failed: typed like every other call's.
-                if (e is NpgsqlException n && n.IsTransient && !cancellationToken.IsCancellationRequested)
+                // No connection in time (pool exhausted, server down, no primary during a failover), or BEGIN failed:
+                // typed like every other call's. Nothing of the transaction exists yet.
+                if (e is NpgsqlException n && (IsTransient(n) || connection is null) && !cancellationToken.IsCancellationRequested)
                 {
                     throw Transient(n, Outcome.NothingWritten, sent: connection is not null);
                 }
@@ -266,6 +267,11 @@ internal sealed class Session
         NpgsqlException n when IsTransient(n) && !cancellationToken.IsCancellationRequested =>
             Transient(n, access == Access.Write && sent && n is not PostgresException ? Outcome.Unknown : Outcome.NothingWritten, sent),
 
+        // No connection could be opened, whatever Npgsql calls it: during a failover a multi-host data source answers
+        // "No suitable host was found" (no host is the primary yet), which Npgsql does not count as transient. Nothing
+        // was sent, so nothing was written, and a later call may well find the new primary.
+        NpgsqlException n when !sent && !cancellationToken.IsCancellationRequested => Transient(n, Outcome.NothingWritten, sent),
+
         // The caller's transaction lost its connection earlier (e.g. in the caller's own SQL); Npgsql then says
         // "Transaction is already completed". The server rolled the transaction back.
         InvalidOperationException when _connection is not null && IsBroken(_connection) => BrokenTransaction(e),
@@ -273,12 +279,14 @@ internal sealed class Session
     };
 
     /// <summary>
-    /// Npgsql's own notion of transient, plus a statement the server cancelled (57014: statement_timeout,
-    /// or pg_cancel_backend), which Npgsql does not count but which may well succeed later. A cancellation
+    /// Npgsql's own notion of transient, plus two errors Npgsql does not count but after which a later call may well
+    /// succeed: a statement the server cancelled (57014: statement_timeout, or pg_cancel_backend), and a write that
+    /// reached a server that is read-only (25006), which is what a primary demoted by a switchover or failover answers
+    /// on the connections it still holds. A cancellation
     /// by the caller's token never gets here: Npgsql raises <see cref="OperationCanceledException"/> for it.
     /// </summary>
     private static bool IsTransient(NpgsqlException e) =>
-        e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled };
+        e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.ReadOnlySqlTransaction };
 
     private static bool IsBroken(NpgsqlConnection connection) =>
         connection.FullState.HasFlag(ConnectionState.Broken) || connection.State == ConnectionState.Closed;
@@ -304,9 +312,11 @@ internal sealed class Session
             PostgresException { SqlState: PostgresErrorCodes.SerializationFailure } => "a serialization failure",
             PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } => "a lock wait timed out (lock_timeout)",
             PostgresException { SqlState: PostgresErrorCodes.TooManyConnections } => "the server has no free connection slots (max_connections)",
+            PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction } => "the server is read-only: it is no longer the primary (a switchover or failover demoted it), or it is a standby",
             PostgresException p => $"SQLSTATE {p.SqlState}",
             { InnerException: TimeoutException } when !sent => "no connection within the connection string's Timeout: the connection pool was exhausted (raise Max Pool Size, or return connections sooner) or the server did not accept a connection in time",
             { InnerException: TimeoutException } => "the database did not answer within the command timeout (the connection string's Command Timeout)",
+            _ when !sent => "no connection could be opened: the server is down or restarting, or none of the connection string's hosts is a server of the kind needed (Target Session Attributes), as while a failover or switchover promotes a new primary",
             _ => "the connection to the database failed or broke",
         };
         var meaning = outcome switch

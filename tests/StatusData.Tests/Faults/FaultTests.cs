@@ -144,6 +144,55 @@ public sealed class FaultTests(DatabaseFixture database) : IClassFixture<Databas
         await db.Users.CreateAsync(Unique.Name(), "Next", Unique.Email(Unique.Name()), "hash", null, Ct);
     }
 
+    /// <summary>What a primary demoted by a switchover answers on the connections it still holds: 25006, read-only.</summary>
+    [Fact]
+    public async Task AWriteToAReadOnlyServerIsATransientErrorThatSaysItIsNoLongerThePrimaryAndWritesNothing()
+    {
+        var user = await new StatusDatabase(Admin).Users.CreateAsync(Unique.Name(), "ReadOnly", Unique.Email(Unique.Name()), "hash", null, Ct);
+        await using var dataSource = Backends.Create(database.ConnectionString, out _, b => b.Options = "-c default_transaction_read_only=on");
+        var db = new StatusDatabase(dataSource);
+        var before = await Sql.SnapshotAsync(Admin);
+
+        var error = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "to a standby", "general", 10, null, Ct));
+
+        Assert.Contains("no longer the primary", error.Message, StringComparison.Ordinal);
+        Assert.False(error.OutcomeUnknown, error.ToString());
+        Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, Assert.IsType<PostgresException>(error.InnerException).SqlState);
+        Assert.Equal(before, await Sql.SnapshotAsync(Admin));
+    }
+
+    /// <summary>During a failover no host of a multi-host connection string is the primary: Npgsql's "No suitable host was found".</summary>
+    [Fact]
+    public async Task WhenNoHostIsThePrimaryAWriteIsATransientErrorThatSaysNothingWasWritten()
+    {
+        var user = await new StatusDatabase(Admin).Users.CreateAsync(Unique.Name(), "NoPrimary", Unique.Email(Unique.Name()), "hash", null, Ct);
+        var server = new NpgsqlConnectionStringBuilder(database.ConnectionString);
+
+        // The one host there is, made to look like a standby (read-only), twice over: no host qualifies as the primary.
+        var standbysOnly = new NpgsqlConnectionStringBuilder(database.ConnectionString)
+        {
+            Host = $"{server.Host}:{server.Port},{server.Host}:{server.Port}",
+            TargetSessionAttributes = "read-write",
+            Options = "-c default_transaction_read_only=on",
+        };
+        await using var dataSource = new NpgsqlDataSourceBuilder(standbysOnly.ConnectionString).BuildMultiHost();
+        var db = new StatusDatabase(dataSource);
+        var before = await Sql.SnapshotAsync(Admin);
+
+        var post = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.StatusUpdates.PostAsync(user.Id, "nowhere to go", "general", 10, null, Ct));
+        var begin = await Assert.ThrowsAsync<TransientDatabaseException>(() => db.BeginTransactionAsync(Ct));
+
+        foreach (var error in new[] { post, begin })
+        {
+            Assert.Contains("no connection could be opened", error.Message, StringComparison.Ordinal);
+            Assert.Contains("Nothing was written.", error.Message, StringComparison.Ordinal);
+            Assert.False(error.OutcomeUnknown, error.ToString());
+            Assert.IsAssignableFrom<NpgsqlException>(error.InnerException);
+        }
+
+        Assert.Equal(before, await Sql.SnapshotAsync(Admin));
+    }
+
     [Fact]
     public async Task AStatementTimeoutIsATransientErrorThatNamesStatementTimeoutAndWritesNothing()
     {

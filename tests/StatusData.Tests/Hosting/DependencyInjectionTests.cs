@@ -94,6 +94,18 @@ public sealed class DependencyInjectionTests(DatabaseFixture database) : IClassF
         Assert.Null(await provider.GetRequiredService<IUserRepository>().GetByIdAsync(Guid.NewGuid(), Ct));
     }
 
+    /// <summary>After a failover Npgsql keeps the new primary for a standby for Host Recheck Seconds: 1, not 10, unless the string says.</summary>
+    [Theory]
+    [InlineData("Host=db1,db2", 1)]
+    [InlineData("Host=db1,db2;Host Recheck Seconds=7", 7)]
+    [InlineData("Host=db1", 10)]
+    public async Task AMultiHostConnectionStringGetsAOneSecondHostRecheckUnlessItSetsOne(string connectionString, int expected)
+    {
+        await using var provider = new ServiceCollection().AddStatusData(connectionString + ";Username=app;Database=app").BuildServiceProvider();
+        var dataSource = provider.GetRequiredKeyedService<NpgsqlDataSource>(StatusDataServiceCollectionExtensions.DataSourceKey);
+        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).HostRecheckSeconds);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
