@@ -60,7 +60,7 @@ public sealed class StatusDataTestDatabase : IAsyncDisposable
 
     /// <summary>
     /// A fresh database on the process's shared server (<see cref="StatusDataTestServer.SharedAsync"/>): the first
-    /// call starts the server and migrates the template; each call after that is a copy in milliseconds.
+    /// call starts the server and migrates the template; each call after that is a copy of it.
     /// </summary>
     /// <param name="cancellationToken">Cancels waiting for the server and the creation.</param>
     /// <returns>The database; dispose it to drop it.</returns>

@@ -10,7 +10,7 @@ namespace StatusData.Testing;
 /// <summary>
 /// A PostgreSQL server for tests, with a template database migrated once with StatusData's own
 /// <see cref="StatusDataMigrator"/>: every <see cref="CreateDatabaseAsync"/> is <c>CREATE DATABASE … TEMPLATE</c>
-/// of it, a fresh database at the latest schema in milliseconds. The server is PostgreSQL in a container
+/// of it, a fresh database at the latest schema without running a migration. The server is PostgreSQL in a container
 /// (Testcontainers.PostgreSql, published on 127.0.0.1 only) or one the developer names
 /// (<see cref="StatusDataTestServerOptions"/>).
 /// </summary>
