@@ -42,6 +42,10 @@ internal static class Program
                                BenchmarkDotNet.Artifacts/migration-under-load.md). --after local-concurrent
                                measures the benchmark project's CREATE INDEX CONCURRENTLY copy instead of the
                                shipped migration, to check the harness
+          --test-databases [--iterations N]
+                               not BenchmarkDotNet: StatusData.Testing's time to a fresh migrated database by clone
+                               against migrating one from scratch, and of a reset, N samples each (default 50);
+                               writes its section of docs/testing.md
 
         STATUSDATA_BENCH_CONNECTION: a server where the run may create and drop a database; otherwise a
         throwaway PostgreSQL is started from the local binaries (see docs/testing.md).
@@ -93,6 +97,18 @@ internal static class Program
             }
 
             return await MigrationUnderLoad.RunAsync(root, runs.Value, seedRows.Value, TimeSpan.FromSeconds(upTimeout.Value), localConcurrentAfter: after is not null);
+        }
+
+        if (args.Contains("--test-databases"))
+        {
+            var iterations = IntOption(args, "--iterations", TestDatabaseTimings.DefaultIterations);
+            if (iterations is null or < 1)
+            {
+                await Console.Error.WriteLineAsync("--iterations takes a positive whole number.");
+                return 2;
+            }
+
+            return await TestDatabaseTimings.RunAsync(root, iterations.Value);
         }
 
         var types = filter is null ? BenchmarkTypes : [.. BenchmarkTypes.Where(t => RoundTripPass.BenchmarkMethods(t).Any(m => Matches(filter, m)))];

@@ -28,6 +28,10 @@ public sealed partial class SqlIsConstantTests
             "FluentMigrator's generator: DROP INDEX CONCURRENTLY, which FluentMigrator lacks, with the index name quoted by FluentMigrator's own PostgresQuoter, as its DROP INDEX does",
         [("ApplicationRole.cs", "GrantAsync")] =
             "runs the statements the server built with format('%I') from the role name, which goes in as a parameter",
+        [("DatabaseCommands.cs", "CreateAsync")] =
+            "StatusData.Testing's CREATE DATABASE … TEMPLATE: identifiers cannot be parameters; the names are its own, checked against ^[a-z0-9_]+$",
+        [("DatabaseCommands.cs", "DropAsync")] =
+            "StatusData.Testing's DROP DATABASE … WITH (FORCE): identifiers cannot be parameters; the names are its own, checked against ^[a-z0-9_]+$",
         [("SchemaComparison.cs", "CompareAsync")] =
             "runs the SQL FluentMigrator generates for our own migrations, in a scratch schema it rolls back",
     };
