@@ -108,9 +108,21 @@ public sealed class StatusDataTestingTests
             Assert.True(await ExistsAsync(template));
 
             notDisposed = await server.CreateDatabaseAsync(Ct);
+
+            // The next copy is made ahead, in the background: the template, the database handed out, and the spare.
+            var own = template[..^"template".Length];
+            var clock = Stopwatch.StartNew();
+            while ((await DatabaseCommands.ListAsync(admin, own, Ct)).Count < 3)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "no copy was made ahead of the next call");
+                await Task.Delay(50, Ct);
+            }
+
+            var spare = Assert.Single(await DatabaseCommands.ListAsync(admin, own, Ct), n => n != template && n != notDisposed.Name);
             await using (var disposed = await server.CreateDatabaseAsync(Ct))
             {
                 Assert.NotEqual(notDisposed.Name, disposed.Name);
+                Assert.Equal(spare, disposed.Name); // the spare is what the next call got
                 await disposed.Database.Users.CreateAsync("ken", "Ken", "ken@example.com", "hash", cancellationToken: Ct);
                 Assert.Equal(1, await Sql.ScalarAsync<long>(disposed.DataSource, "SELECT count(*) FROM users"));
             }
@@ -120,6 +132,7 @@ public sealed class StatusDataTestingTests
 
         Assert.False(await ExistsAsync(template));
         Assert.False(await ExistsAsync(notDisposed.Name));
+        Assert.Empty(await DatabaseCommands.ListAsync(admin, template[..^"template".Length], Ct)); // nor the spare made after the last call
         await notDisposed.DisposeAsync(); // after its server: nothing left to drop, and no error
     }
 
