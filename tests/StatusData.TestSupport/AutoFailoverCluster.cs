@@ -311,6 +311,61 @@ public sealed class AutoFailoverCluster : IAsyncDisposable
         {
             ThrowawayPostgresServer.KillIfNamed(pid, name);
         }
+
+        // What those trees did not hold: a backend or a pg_autoctl worker whose parent was killed first and that
+        // still runs, or one a supervisor started while it was being listed. Each names the folder in its command
+        // line or environment (PGDATA, XDG_*); kill them until none is left, for at most 5 s.
+        for (var round = 0; round < 50; round++)
+        {
+            var left = ProcessesReferencing(root);
+            if (left.Count == 0)
+            {
+                return;
+            }
+
+            foreach (var pid in left)
+            {
+                try
+                {
+                    using var process = Process.GetProcessById(pid);
+                    process.Kill();
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+                {
+                    // Gone meanwhile.
+                }
+            }
+
+            Thread.Sleep(100);
+        }
+    }
+
+    /// <summary>The running processes whose command line or environment names <paramref name="root"/>.</summary>
+    private static List<int> ProcessesReferencing(string root)
+    {
+        var found = new List<int>();
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId || !Processes.IsRunning(pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.ReadAllText(Path.Combine(proc, "cmdline")).Contains(root, StringComparison.Ordinal)
+                    || File.ReadAllText(Path.Combine(proc, "environ")).Contains(root, StringComparison.Ordinal))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Exited while we looked, or not ours to read.
+            }
+        }
+
+        return found;
     }
 
     /// <summary>The processes named by the folder's pid files that are running, with the name they must have (pids get reused).</summary>

@@ -1,59 +1,83 @@
 using System.Globalization;
 using Npgsql;
-using StatusData.Migrations;
+using StatusData.Testing;
 
 namespace StatusData.TestSupport;
 
 /// <summary>
-/// Hands out fresh databases on one server. A template database is migrated once with the project's
-/// own migrations; every database after that is <c>CREATE DATABASE … TEMPLATE</c> of it, so each
-/// costs milliseconds, starts at the latest schema, and every run exercises the migrations.
+/// Hands out fresh databases on one server. Databases at the latest schema come from the shipped
+/// StatusData.Testing package (<see cref="StatusDataTestServer"/>: a template migrated once with the project's own
+/// migrations, copied per database, the next copy made ahead), so this repository's tests run on what app developers
+/// get. Empty databases, which only the migration tests need, are <c>CREATE DATABASE … TEMPLATE template0</c> here.
 /// </summary>
 public sealed class TestDatabases : IAsyncDisposable
 {
     private readonly SemaphoreSlim _createGate = new(1, 1);
-    private readonly List<string> _created = [];
+    private readonly List<string> _empty = [];
+    private readonly List<StatusDataTestDatabase> _migrated = [];
+    private readonly Lock _migratedLock = new();
     private readonly string _runId = Guid.NewGuid().ToString("N")[..8];
+    private readonly StatusDataTestServer _testServer;
     private int _counter;
 
-    private TestDatabases(IPostgresServer server) => Server = server;
+    private TestDatabases(IPostgresServer server, StatusDataTestServer testServer)
+    {
+        Server = server;
+        _testServer = testServer;
+    }
 
     /// <summary>The server the databases live on.</summary>
     public IPostgresServer Server { get; }
 
-    /// <summary>The migrated template every test database is copied from.</summary>
-    public string TemplateName => $"statusdata_tpl_{_runId}";
-
-    /// <summary>Connects to <paramref name="server"/> and builds the template database with the migrations.</summary>
+    /// <summary>Builds the template database on <paramref name="server"/> with StatusData.Testing.</summary>
     /// <param name="server">A server where the user may create databases.</param>
     /// <param name="cancellationToken">Cancels the set-up.</param>
     /// <returns>The factory.</returns>
     public static async Task<TestDatabases> CreateAsync(IPostgresServer server, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(server);
-        var databases = new TestDatabases(server);
-        await databases.ExecuteAdminAsync($"CREATE DATABASE {databases.TemplateName}", cancellationToken).ConfigureAwait(false);
-        databases._created.Add(databases.TemplateName);
-        await new StatusDataMigrator(databases.ConnectionStringFor(databases.TemplateName)).UpAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-
-        // CREATE DATABASE ... TEMPLATE refuses while anyone is connected to the template.
-        NpgsqlConnection.ClearAllPools();
-        return databases;
+        var testServer = await StatusDataTestServer.StartAsync(new StatusDataTestServerOptions { ConnectionString = server.AdminConnectionString }, cancellationToken).ConfigureAwait(false);
+        return new TestDatabases(server, testServer);
     }
 
-    /// <summary>Creates a new database at the latest schema.</summary>
-    /// <param name="hint">A readable part of the name, e.g. the test class.</param>
+    /// <summary>Creates a new database at the latest schema: StatusData.Testing's copy of its template.</summary>
+    /// <param name="hint">Unused in the name (StatusData.Testing names its databases after host and process); kept for readable call sites.</param>
     /// <param name="cancellationToken">Cancels the creation.</param>
     /// <returns>The connection string of the new database.</returns>
-    public Task<string> CreateMigratedAsync(string hint, CancellationToken cancellationToken = default) =>
-        CreateAsync(hint, TemplateName, cancellationToken);
+    public async Task<string> CreateMigratedAsync(string hint, CancellationToken cancellationToken = default)
+    {
+        var database = await _testServer.CreateDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        lock (_migratedLock)
+        {
+            _migrated.Add(database);
+        }
+
+        return database.ConnectionString;
+    }
 
     /// <summary>Creates a new empty database (no migrations applied), for migration tests.</summary>
     /// <param name="hint">A readable part of the name, e.g. the test class.</param>
     /// <param name="cancellationToken">Cancels the creation.</param>
     /// <returns>The connection string of the new database.</returns>
-    public Task<string> CreateEmptyAsync(string hint, CancellationToken cancellationToken = default) =>
-        CreateAsync(hint, "template0", cancellationToken);
+    public async Task<string> CreateEmptyAsync(string hint, CancellationToken cancellationToken = default)
+    {
+        var safeHint = new string(hint.ToLowerInvariant().Where(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9')).Take(30).ToArray());
+        var name = string.Create(CultureInfo.InvariantCulture, $"sd_{safeHint}_{Interlocked.Increment(ref _counter)}_{_runId}");
+
+        // Serialized: concurrent copies of one template can fail with "source database is being accessed".
+        await _createGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ExecuteAdminAsync($"CREATE DATABASE {name} TEMPLATE template0", cancellationToken).ConfigureAwait(false);
+            _empty.Add(name);
+        }
+        finally
+        {
+            _createGate.Release();
+        }
+
+        return ConnectionStringFor(name);
+    }
 
     /// <summary>The connection string for a database on this server.</summary>
     /// <param name="database">The database name.</param>
@@ -61,11 +85,17 @@ public sealed class TestDatabases : IAsyncDisposable
     public string ConnectionStringFor(string database) =>
         new NpgsqlConnectionStringBuilder(Server.AdminConnectionString) { Database = database }.ConnectionString;
 
-    /// <summary>Drops every database this factory created.</summary>
+    /// <summary>Drops every database this factory created, and StatusData.Testing's template.</summary>
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
-        foreach (var database in _created)
+        await _testServer.DisposeAsync().ConfigureAwait(false);
+        foreach (var database in _migrated)
+        {
+            await database.DisposeAsync().ConfigureAwait(false); // its data source; the server dropped the database
+        }
+
+        foreach (var database in _empty)
         {
             try
             {
@@ -78,26 +108,6 @@ public sealed class TestDatabases : IAsyncDisposable
         }
 
         _createGate.Dispose();
-    }
-
-    private async Task<string> CreateAsync(string hint, string template, CancellationToken cancellationToken)
-    {
-        var safeHint = new string(hint.ToLowerInvariant().Where(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9')).Take(30).ToArray());
-        var name = string.Create(CultureInfo.InvariantCulture, $"sd_{safeHint}_{Interlocked.Increment(ref _counter)}_{_runId}");
-
-        // Serialized: concurrent copies of one template can fail with "source database is being accessed".
-        await _createGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await ExecuteAdminAsync($"CREATE DATABASE {name} TEMPLATE {template}", cancellationToken).ConfigureAwait(false);
-            _created.Add(name);
-        }
-        finally
-        {
-            _createGate.Release();
-        }
-
-        return ConnectionStringFor(name);
     }
 
     // Database names are generated above from [a-z0-9_] only; identifiers cannot be parameters.
