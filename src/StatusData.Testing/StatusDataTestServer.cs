@@ -78,7 +78,7 @@ public sealed class StatusDataTestServer : IAsyncDisposable
         else
         {
             await ContainerSweep.RemoveDeadOwnersAsync(cancellationToken).ConfigureAwait(false);
-            var container = await StartContainerAsync(options.Image, cancellationToken).ConfigureAwait(false);
+            var container = await StartContainerAsync(options.Image, options.ConfigureContainer, cancellationToken).ConfigureAwait(false);
             server = new StatusDataTestServer(container.GetConnectionString(), container);
         }
 
@@ -264,12 +264,12 @@ public sealed class StatusDataTestServer : IAsyncDisposable
         }
     }
 
-    private static async Task<PostgreSqlContainer> StartContainerAsync(string image, CancellationToken cancellationToken)
+    private static async Task<PostgreSqlContainer> StartContainerAsync(string image, Func<PostgreSqlBuilder, PostgreSqlBuilder>? configure, CancellationToken cancellationToken)
     {
         PostgreSqlContainer? container = null;
         try
         {
-            container = new PostgreSqlBuilder(image)
+            var builder = new PostgreSqlBuilder(image)
                 .WithLabel(ContainerSweep.Label, ContainerSweep.OwnLabels[ContainerSweep.Label])
                 .WithLabel(ContainerSweep.HostLabel, ContainerSweep.OwnLabels[ContainerSweep.HostLabel])
                 .WithLabel(ContainerSweep.ProcessLabel, ContainerSweep.OwnLabels[ContainerSweep.ProcessLabel])
@@ -281,8 +281,8 @@ public sealed class StatusDataTestServer : IAsyncDisposable
                     {
                         binding.HostIP = "127.0.0.1";
                     }
-                })
-                .Build();
+                });
+            container = (configure?.Invoke(builder) ?? builder).Build();
             await container.StartAsync(cancellationToken).ConfigureAwait(false);
             return container;
         }

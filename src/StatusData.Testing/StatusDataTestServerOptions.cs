@@ -1,3 +1,5 @@
+using Testcontainers.PostgreSql;
+
 namespace StatusData.Testing;
 
 /// <summary>
@@ -28,4 +30,11 @@ public sealed class StatusDataTestServerOptions
     /// (neither set) starts a container of <see cref="Image"/>.
     /// </summary>
     public string? ConnectionString { get; init; } = Environment.GetEnvironmentVariable(ConnectionStringVariable) is { Length: > 0 } connectionString ? connectionString : null;
+
+    /// <summary>
+    /// Adjusts the container before it starts, on Testcontainers' own builder: server settings
+    /// (<c>builder.WithCommand("-c", "max_connections=300")</c>), a password, environment, labels of your own. Applied
+    /// after StatusData.Testing's labels and its 127.0.0.1-only port binding; not used with a <see cref="ConnectionString"/>.
+    /// </summary>
+    public Func<PostgreSqlBuilder, PostgreSqlBuilder>? ConfigureContainer { get; init; }
 }

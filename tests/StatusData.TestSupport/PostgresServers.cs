@@ -35,7 +35,8 @@ public static class PostgresServers
             {
                 return await ContainerPostgresServer.StartAsync(ContainerPostgresServer.ConfiguredImage, cancellationToken).ConfigureAwait(false);
             }
-            catch (DotNet.Testcontainers.Builders.DockerUnavailableException) when (mode is null or "" && Environment.GetEnvironmentVariable("CI") != "true")
+            catch (InvalidOperationException e) when (e.InnerException is DotNet.Testcontainers.Builders.DockerUnavailableException
+                && mode is null or "" && Environment.GetEnvironmentVariable("CI") != "true")
             {
                 // A developer's plain `dotnet test` without Docker: the local binaries, as scripts/test.sh would choose.
             }

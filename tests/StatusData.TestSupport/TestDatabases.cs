@@ -18,26 +18,36 @@ public sealed class TestDatabases : IAsyncDisposable
     private readonly Lock _migratedLock = new();
     private readonly string _runId = Guid.NewGuid().ToString("N")[..8];
     private readonly StatusDataTestServer _testServer;
+    private readonly bool _ownsTestServer;
     private int _counter;
 
-    private TestDatabases(IPostgresServer server, StatusDataTestServer testServer)
+    private TestDatabases(IPostgresServer server, StatusDataTestServer testServer, bool ownsTestServer)
     {
         Server = server;
         _testServer = testServer;
+        _ownsTestServer = ownsTestServer;
     }
 
     /// <summary>The server the databases live on.</summary>
     public IPostgresServer Server { get; }
 
-    /// <summary>Builds the template database on <paramref name="server"/> with StatusData.Testing.</summary>
+    /// <summary>
+    /// Uses the StatusData.Testing server of a container it started (<see cref="ContainerPostgresServer"/>), or starts
+    /// one on <paramref name="server"/>'s connection string (a throwaway or named server), which builds the template.
+    /// </summary>
     /// <param name="server">A server where the user may create databases.</param>
     /// <param name="cancellationToken">Cancels the set-up.</param>
     /// <returns>The factory.</returns>
     public static async Task<TestDatabases> CreateAsync(IPostgresServer server, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(server);
+        if (server is ContainerPostgresServer container)
+        {
+            return new TestDatabases(server, container.TestServer, ownsTestServer: false);
+        }
+
         var testServer = await StatusDataTestServer.StartAsync(new StatusDataTestServerOptions { ConnectionString = server.AdminConnectionString }, cancellationToken).ConfigureAwait(false);
-        return new TestDatabases(server, testServer);
+        return new TestDatabases(server, testServer, ownsTestServer: true);
     }
 
     /// <summary>Creates a new database at the latest schema: StatusData.Testing's copy of its template.</summary>
@@ -52,7 +62,9 @@ public sealed class TestDatabases : IAsyncDisposable
             _migrated.Add(database);
         }
 
-        return database.ConnectionString;
+        // On the harness's own admin connection string, which asks for the server's error details (the tests check what
+        // leaks into exceptions in that worst case); the package's container string does not.
+        return ConnectionStringFor(database.Name);
     }
 
     /// <summary>Creates a new empty database (no migrations applied), for migration tests.</summary>
@@ -89,10 +101,14 @@ public sealed class TestDatabases : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
-        await _testServer.DisposeAsync().ConfigureAwait(false);
         foreach (var database in _migrated)
         {
-            await database.DisposeAsync().ConfigureAwait(false); // its data source; the server dropped the database
+            await database.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_ownsTestServer)
+        {
+            await _testServer.DisposeAsync().ConfigureAwait(false); // and its template; a container's goes with the container
         }
 
         foreach (var database in _empty)

@@ -191,12 +191,15 @@ public sealed class StatusDataTestingTests
         var alive = await docker.Containers.CreateContainerAsync(new CreateContainerParameters { Image = image, Labels = Labels(Ownership.HostName, 1) }, Ct);
         try
         {
-            await using (var server = await StatusDataTestServer.StartAsync(new StatusDataTestServerOptions { ConnectionString = null, Image = image }, Ct))
+            // This process may own a container already: the harness's shared server is started by this package too.
+            var before = (await ListAsync(docker, "label", $"{ContainerSweep.ProcessLabel}={Environment.ProcessId}")).Select(c => c.ID).ToList();
+            var options = new StatusDataTestServerOptions { ConnectionString = null, Image = image, ConfigureContainer = b => b.WithCommand("-c", "max_connections=123") };
+            await using (var server = await StatusDataTestServer.StartAsync(options, Ct))
             {
                 Assert.Empty(await ListAsync(docker, "id", leftover.ID));
                 Assert.Single(await ListAsync(docker, "id", alive.ID));
 
-                var own = Assert.Single(await ListAsync(docker, "label", $"{ContainerSweep.ProcessLabel}={Environment.ProcessId}"));
+                var own = Assert.Single(await ListAsync(docker, "label", $"{ContainerSweep.ProcessLabel}={Environment.ProcessId}"), c => !before.Contains(c.ID));
                 Assert.Equal(Labels(Ownership.HostName, Environment.ProcessId), own.Labels.Where(l => l.Key.StartsWith(ContainerSweep.Label, StringComparison.Ordinal)).ToDictionary());
                 var bindings = (await docker.Containers.InspectContainerAsync(own.ID, Ct)).HostConfig!.PortBindings!.Values.SelectMany(b => b).ToList();
                 Assert.NotEmpty(bindings);
@@ -204,9 +207,10 @@ public sealed class StatusDataTestingTests
 
                 await using var db = await server.CreateDatabaseAsync(Ct);
                 Assert.NotNull(await db.Database.Users.CreateAsync("barbara", "Barbara", "barbara@example.com", "hash", cancellationToken: Ct));
+                Assert.Equal("123", await Sql.ScalarAsync<string>(db.DataSource, "SHOW max_connections")); // ConfigureContainer applied
             }
 
-            Assert.Empty(await ListAsync(docker, "label", $"{ContainerSweep.ProcessLabel}={Environment.ProcessId}"));
+            Assert.Equal(before, (await ListAsync(docker, "label", $"{ContainerSweep.ProcessLabel}={Environment.ProcessId}")).Select(c => c.ID).ToList());
         }
         finally
         {
