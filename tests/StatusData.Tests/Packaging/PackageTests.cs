@@ -17,17 +17,7 @@ public sealed class PackageTests : IDisposable
     {
         // A unique version: the NuGet cache would otherwise serve an older build of the same version.
         var version = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
-        var feed = Directory.CreateDirectory(Path.Combine(_work, "feed")).FullName;
-        foreach (var project in new[] { "StatusData", "StatusData.Migrations", "StatusData.Migrations.Tool" })
-        {
-            var pack = await ChildProcess.RunAsync(
-                "dotnet",
-                ["pack", Path.Combine(Repository.Root, "src", project, project + ".csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "-p:ContinuousIntegrationBuild=true"],
-                TimeSpan.FromMinutes(5),
-                workingDirectory: Repository.Root,
-                cancellationToken: Ct);
-            Assert.True(pack.ExitCode == 0, pack.ToString());
-        }
+        var feed = await LocalFeed.PackAsync(_work, version, "StatusData", "StatusData.Migrations", "StatusData.Migrations.Tool");
 
         var nupkg = Path.Combine(feed, $"StatusData.{version}.nupkg");
         Assert.True(File.Exists(Path.Combine(feed, $"StatusData.{version}.snupkg")), "symbols package missing");

@@ -21,17 +21,7 @@ public sealed class SamplePackageTests : IDisposable
     {
         // A unique version: the NuGet cache would otherwise serve an older build of the same version.
         var version = $"0.0.0-sample.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
-        var feed = Directory.CreateDirectory(Path.Combine(_work, "feed")).FullName;
-        foreach (var project in new[] { "StatusData", "StatusData.Migrations", "StatusData.Testing" })
-        {
-            var pack = await ChildProcess.RunAsync(
-                "dotnet",
-                ["pack", Path.Combine(Repository.Root, "src", project, project + ".csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "-p:ContinuousIntegrationBuild=true"],
-                TimeSpan.FromMinutes(5),
-                workingDirectory: Repository.Root,
-                cancellationToken: Ct);
-            Assert.True(pack.ExitCode == 0, pack.ToString());
-        }
+        var feed = await LocalFeed.PackAsync(_work, version, "StatusData", "StatusData.Migrations", "StatusData.Testing");
 
         // Three dependencies, no test framework (issue 23), its own readme and docs.
         using (var archive = ZipFile.OpenRead(Path.Combine(feed, $"StatusData.Testing.{version}.nupkg")))
