@@ -10,6 +10,7 @@ namespace StatusData.Migrations.Tests;
 /// and Alembic's <c>current</c> agreeing.
 /// </summary>
 [Trait("Category", "Slow")] // a cluster of its own
+[Collection(AutoFailoverCluster.TestCollection)]
 public sealed class FailoverTests
 {
     [Fact]

@@ -30,6 +30,16 @@ public sealed class AutoFailoverCluster : IAsyncDisposable
     /// <summary>The folder prefix: under <see cref="ThrowawayPostgresServer.FolderPrefix"/>, so the leftover checks see it.</summary>
     public const string FolderPrefix = ThrowawayPostgresServer.FolderPrefix + "autofailover-";
 
+    /// <summary>
+    /// The xunit collection of every test class that starts a cluster: declared in each test assembly with
+    /// <c>DisableParallelization = true</c>, so those classes run one at a time, after the assembly's parallel tests.
+    /// The monitor decides on health checks of about a second (see <see cref="MonitorSettings"/>); with the rest of
+    /// the suite competing for the machine's two cores, a starved keeper or standby looks dead, and the engine then
+    /// fails over, or stops waiting for its standby, when nothing failed. The figures the tests report also need a
+    /// quiet machine.
+    /// </summary>
+    public const string TestCollection = "pg_auto_failover clusters, alone";
+
     private const string Formation = "primary/primary secondary/secondary";
 
     /// <summary>
@@ -167,6 +177,32 @@ public sealed class AutoFailoverCluster : IAsyncDisposable
         }
 
         return states;
+    }
+
+    /// <summary>
+    /// The monitor's history of the formation (<c>pgautofailover.event</c>): every state reported and assigned,
+    /// with its time, timeline and LSN, one line each. For failure messages: it shows every failover, wanted or not.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The events, oldest first.</returns>
+    public async Task<string> GetEventsAsync(CancellationToken cancellationToken = default)
+    {
+        const string sql = """
+            SELECT to_char(eventtime AT TIME ZONE 'UTC', 'HH24:MI:SS.MS') || ' ' || nodename || ' ' || reportedstate::text || '/' || goalstate::text
+                   || ' tli ' || reportedtli || ' lsn ' || reportedlsn::text || ': ' || description
+            FROM pgautofailover.event ORDER BY eventid
+            """;
+        await using var connection = new NpgsqlConnection(MonitorConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var lines = new List<string>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            lines.Add(reader.GetString(0));
+        }
+
+        return string.Join('\n', lines);
     }
 
     /// <summary>The node the monitor has as primary now (reported and assigned <c>primary</c> or <c>wait_primary</c>).</summary>
@@ -567,7 +603,7 @@ public sealed class AutoFailoverCluster : IAsyncDisposable
         states.Count == 0 ? "(no answer from the monitor)" : string.Join(", ", states.Select(s => $"{s.Key} {s.Value.Reported}/{s.Value.Goal}"));
 
     /// <summary>The last lines of each supervisor's log, for failure messages.</summary>
-    private string Logs() => string.Join('\n', Directory.Exists(RootDirectory)
+    public string Logs() => string.Join('\n', Directory.Exists(RootDirectory)
         ? Directory.EnumerateFiles(RootDirectory, "*.log").Order(StringComparer.Ordinal).Select(f => $"--- {Path.GetFileName(f)} ---\n{string.Join('\n', File.ReadLines(f).TakeLast(30))}")
         : []);
 }

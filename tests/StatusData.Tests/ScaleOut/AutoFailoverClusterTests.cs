@@ -29,6 +29,7 @@ public sealed class AutoFailoverClusterFixture : IAsyncLifetime
 /// measures go to the test output.
 /// </summary>
 [Trait("Category", "Slow")] // a monitor and two nodes of its own, and two more clusters started by tests
+[Collection(AutoFailoverCluster.TestCollection)]
 public sealed class AutoFailoverClusterTests(AutoFailoverClusterFixture fixture) : IClassFixture<AutoFailoverClusterFixture>
 {
     private AutoFailoverCluster Cluster => fixture.Cluster;

@@ -16,6 +16,7 @@ namespace StatusData.Tests.ScaleOut;
 /// and to artifacts/failover-figures.txt (docs/reliability.md quotes them).
 /// </summary>
 [Trait("Category", "Slow")] // a cluster of its own per test, failed over under load
+[Collection(AutoFailoverCluster.TestCollection)]
 public sealed class FailoverTests
 {
     private const int Writers = 8;
@@ -57,6 +58,7 @@ public sealed class FailoverTests
         }
 
         var acknowledged = new ConcurrentDictionary<string, Guid>();
+        var acknowledgedAt = new ConcurrentDictionary<string, long>(); // Stopwatch ticks: for the report of a loss
         var notWritten = new ConcurrentBag<string>();
         var unknown = new ConcurrentBag<string>();
         var unexpected = new ConcurrentBag<Exception>();
@@ -81,6 +83,7 @@ public sealed class FailoverTests
                         var posted = await db.StatusUpdates.PostAsync(users[w].Id, message, "failover", XpPerPost, null, Ct);
                         acknowledged[message] = posted.StatusUpdate.Id;
                         var now = clock.ElapsedTicks;
+                        acknowledgedAt[message] = now;
                         if (lastAck[w] != 0 && now - lastAck[w] > longestGap[w])
                         {
                             longestGap[w] = now - lastAck[w];
@@ -111,13 +114,15 @@ public sealed class FailoverTests
 
         AutoFailoverNode primary;
         TimeSpan promoted;
+        long failedOverAt;
         try
         {
             await Task.Delay(Before, Ct);
             Assert.True(acknowledged.Count >= Writers, $"the writers did not get going before the failure: {acknowledged.Count} posts");
             Interlocked.Exchange(ref failedAt, clock.ElapsedTicks);
             primary = await fail();
-            promoted = clock.Elapsed - Elapsed(failedAt);
+            failedOverAt = clock.ElapsedTicks;
+            promoted = Elapsed(failedOverAt - failedAt);
             await Task.Delay(After, Ct);
         }
         finally
@@ -144,7 +149,11 @@ public sealed class FailoverTests
         }
 
         var lost = acknowledged.Where(a => !stored.TryGetValue(a.Key, out var id) || id != a.Value).Select(a => a.Key).ToList();
-        Assert.True(lost.Count == 0, $"{lost.Count} acknowledged post(s) lost: {string.Join(", ", lost.Take(10))}");
+        if (lost.Count > 0)
+        {
+            Assert.Fail(await DescribeLossAsync(cluster, primary, lost, acknowledged.Count, stored.Count, acknowledgedAt, failedAt, failedOverAt));
+        }
+
         Assert.Equal(acknowledged.Count, acknowledged.Values.Distinct().Count());
         Assert.All(notWritten, message => Assert.False(stored.ContainsKey(message), $"post '{message}' failed as not written, but it is stored"));
         var unknownWritten = unknown.Count(stored.ContainsKey);
@@ -170,9 +179,43 @@ public sealed class FailoverTests
               failed calls per writer: {string.Join(", ", failedCalls)}
             """);
         TestContext.Current.TestOutputHelper?.WriteLine(figures);
+        TestContext.Current.TestOutputHelper?.WriteLine("the monitor's events:\n" + await cluster.GetEventsAsync(Ct));
         var file = Path.Combine(Repository.Root, "artifacts", "failover-figures.txt");
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         await File.AppendAllTextAsync(file, figures + Environment.NewLine, Ct);
+    }
+
+    /// <summary>
+    /// What a loss needs to be understood: when the lost posts were acknowledged (against the failure and the
+    /// engine's answer), whether the other node has them, and the monitor's history of the formation.
+    /// </summary>
+    private static async Task<string> DescribeLossAsync(
+        AutoFailoverCluster cluster, AutoFailoverNode primary, List<string> lost, int acknowledged, int stored,
+        ConcurrentDictionary<string, long> acknowledgedAt, long failedAt, long failedOverAt)
+    {
+        var at = lost.Select(m => Elapsed(acknowledgedAt[m] - failedAt).TotalSeconds).Order().ToList();
+        string elsewhere;
+        var other = cluster.Nodes.Single(n => n != primary);
+        try
+        {
+            await using var node = NpgsqlDataSource.Create(AutoFailoverCluster.NodeConnectionString(other));
+            var found = await Sql.ScalarAsync<long>(node, "SELECT count(*) FROM status_updates WHERE message = ANY($1)", [lost.ToArray()]);
+            var recovery = await Sql.ScalarAsync<bool>(node, "SELECT pg_is_in_recovery()");
+            elsewhere = $"{other.Name} ({(recovery ? "in recovery" : "writable")}) has {found} of them";
+        }
+        catch (NpgsqlException e)
+        {
+            elsewhere = $"{other.Name} could not be asked: {e.Message}";
+        }
+
+        var events = await cluster.GetEventsAsync();
+        return string.Create(CultureInfo.InvariantCulture, $"""
+            {lost.Count} of {acknowledged} acknowledged post(s) lost ({stored} stored on {primary.Name}): {string.Join(", ", lost.Take(10))}
+            acknowledged {at[0]:0.00}-{at[^1]:0.00} s after the failure began; the engine had answered {Elapsed(failedOverAt - failedAt).TotalSeconds:0.00} s after it; {elsewhere}.
+            the monitor's events:
+            {events}
+            {cluster.Logs()}
+            """);
     }
 
     private static TimeSpan Elapsed(long stopwatchTicks) => TimeSpan.FromTicks(stopwatchTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
