@@ -129,8 +129,14 @@ internal sealed class Session
                         var connection = await (call.Access == Access.Read ? _readDataSource! : _dataSource!).OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
                         await using (connection.ConfigureAwait(false))
                         {
+                            // A write outside a caller's transaction commits with its statement: see SynchronousCommitWatch.
+                            using var watch = call.Access == Access.Write ? new SynchronousCommitWatch(connection) : null;
                             sent = true;
                             result = await run(connection, Command(connection, sql, parameters, cancellationToken)).ConfigureAwait(false);
+                            if (watch?.Unconfirmed(cancellationToken) is { } unconfirmed)
+                            {
+                                throw unconfirmed;
+                            }
                         }
                     }
 
@@ -217,7 +223,15 @@ internal sealed class Session
         {
             try
             {
-                await Transaction!.CommitAsync(cancellationToken).ConfigureAwait(false);
+                using (var watch = new SynchronousCommitWatch(_connection!))
+                {
+                    await Transaction!.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    if (watch.Unconfirmed(cancellationToken) is { } unconfirmed)
+                    {
+                        throw unconfirmed;
+                    }
+                }
+
                 Telemetry.Completed(span, written: true);
             }
             catch (NpgsqlException e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
